@@ -1,0 +1,301 @@
+"""What each parser reads out of one file: plain data, every fact with its Span.
+
+Parsers produce these; the model builder (model.py) joins them. Nothing here knows
+about rules. All types are plain dataclasses so that they can be cached (pickled).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .span import Located, Span, Unknown
+
+
+@dataclass(frozen=True, slots=True)
+class ParseError:
+    """The file (or a part of it) could not be read. Becomes an SC001 finding."""
+
+    message: str
+    span: Span
+
+
+# --------------------------------------------------------------------------- Python app
+
+
+@dataclass(frozen=True, slots=True)
+class AppObject:
+    """A module-level (or factory-local) WSGI/ASGI application object."""
+
+    name: str  # variable name: "app"
+    framework: str  # "flask" | "fastapi" | "starlette" | "django" | "quart"
+    span: Span
+    in_function: str | None = None  # factory function that creates it, if any
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    name: str
+    span: Span
+    params: tuple[str, ...] = ()
+    required_params: int = 0  # parameters without a default
+    returns_app: bool = False  # a factory: builds and returns an app object
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedName:
+    """`from MODULE import NAME as ALIAS` (or `import MODULE as ALIAS`: name is None)."""
+
+    alias: str
+    module: str  # absolute or relative ("." prefixes) as written
+    name: str | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    app: str  # the variable the route is registered on: "app", "bp", "api"
+    path: str | Unknown
+    methods: tuple[str, ...]  # upper case; ("GET",) when not given
+    span: Span
+    function: str | None = None  # the view function
+
+
+@dataclass(frozen=True, slots=True)
+class Blueprint:
+    name: str  # variable name
+    url_prefix: str | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class BlueprintRegistration:
+    app: str  # variable the blueprint is registered on
+    blueprint: str  # variable (or imported alias) of the blueprint
+    url_prefix: str | None | Unknown  # None: not given at registration
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class AppRun:
+    """`app.run(host=..., port=..., debug=...)`; absent arguments are None."""
+
+    app: str
+    host: Located | None
+    port: Located | None
+    debug: Located | None
+    span: Span
+    under_main_guard: bool = False  # inside `if __name__ == "__main__":`
+
+
+@dataclass(slots=True)
+class PythonModuleFacts:
+    path: str
+    module: str  # dotted module name relative to the root: "app", "pkg.wsgi"
+    apps: list[AppObject] = field(default_factory=list)
+    functions: dict[str, Function] = field(default_factory=dict)  # top level only
+    names: dict[str, Span] = field(default_factory=dict)  # every top-level binding
+    imports: dict[str, ImportedName] = field(default_factory=dict)  # by alias
+    routes: list[Route] = field(default_factory=list)
+    blueprints: list[Blueprint] = field(default_factory=list)
+    registrations: list[BlueprintRegistration] = field(default_factory=list)
+    runs: list[AppRun] = field(default_factory=list)
+    errors: list[ParseError] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- Gunicorn config
+
+
+@dataclass(frozen=True, slots=True)
+class SettingValue:
+    """A gunicorn.conf.py setting, evaluated statically.
+
+    `value` is the value with every env var at its default (Unknown when there is none,
+    or when the expression is beyond the evaluator). `cpu_formula` is set when the
+    value depends on the CPU count: a small expression tree of tuples, e.g.
+    ("+", ("*", ("cpu",), 2), 1), evaluated later with the host's CPU count.
+    """
+
+    value: object
+    span: Span
+    text: str  # source text of the expression
+    cpu_formula: tuple | None = None
+    env: tuple[str, ...] = ()  # env vars the expression reads
+    capped: bool = False  # bounded by min(...) (or a comparison) somewhere
+
+
+@dataclass(slots=True)
+class GunicornConfigFacts:
+    path: str
+    settings: dict[str, SettingValue] = field(default_factory=dict)
+    errors: list[ParseError] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- PM2
+
+
+@dataclass(slots=True)
+class Pm2App:
+    """One entry of `apps`. Fields keep their raw values; missing fields are absent.
+
+    Values are Located: value is str/int/float/bool/None/list/dict or Unknown; the
+    members of `env`/`env_*` dicts are plain values or Unknown (positions of the whole
+    dict are in the Located).
+    """
+
+    span: Span  # the app object
+    fields: dict[str, Located] = field(default_factory=dict)
+
+    def get(self, key: str, default: object = None) -> object:
+        located = self.fields.get(key)
+        return default if located is None else located.value
+
+    @property
+    def name(self) -> object:
+        return self.get("name")
+
+
+@dataclass(frozen=True, slots=True)
+class ShellSnippet:
+    """A shell string embedded in a non-shell file, e.g. PM2 deploy `post-deploy`.
+
+    `span` is where the string's text starts (so line offsets inside it add up).
+    """
+
+    text: str
+    span: Span
+    context: str  # "pm2-post-deploy", ...
+
+
+@dataclass(slots=True)
+class Pm2Facts:
+    path: str
+    apps: list[Pm2App] = field(default_factory=list)
+    snippets: list[ShellSnippet] = field(default_factory=list)
+    errors: list[ParseError] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- Nginx
+
+
+@dataclass(frozen=True, slots=True)
+class NginxLocation:
+    match: str  # "/api/", "= /health", "~ ^/x"
+    span: Span
+    proxy_pass: Located | None = None  # value: "http://127.0.0.1:8001" (str)
+    # proxy_read_timeout etc. in seconds, as Located(int seconds)
+    timeouts: dict[str, Located] = field(default_factory=dict)
+    client_max_body_size: Located | None = None  # value in bytes (int)
+
+
+@dataclass(frozen=True, slots=True)
+class NginxServer:
+    span: Span
+    listen: tuple[Located, ...] = ()  # raw listen values ("443 ssl", "80")
+    server_names: tuple[str, ...] = ()
+    locations: tuple[NginxLocation, ...] = ()
+    timeouts: dict[str, Located] = field(default_factory=dict)  # server-level
+    client_max_body_size: Located | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NginxUpstream:
+    name: str
+    span: Span
+    servers: tuple[Located, ...] = ()  # "127.0.0.1:8001", "unix:/run/app.sock"
+
+
+@dataclass(slots=True)
+class NginxFacts:
+    path: str
+    servers: list[NginxServer] = field(default_factory=list)
+    upstreams: list[NginxUpstream] = field(default_factory=list)
+    timeouts: dict[str, Located] = field(default_factory=dict)  # http-level
+    client_max_body_size: Located | None = None
+    # `include` directives as written (value: the pattern), and the root-relative paths
+    # of the files that were inlined through them (so the caller does not audit those
+    # files a second time as if they were standalone).
+    includes: list[Located] = field(default_factory=list)
+    included_paths: list[str] = field(default_factory=list)
+    errors: list[ParseError] = field(default_factory=list)
+    # `location` blocks outside any server: a snippet meant to be included in a server
+    locations: list[NginxLocation] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- Shell
+
+
+@dataclass(frozen=True, slots=True)
+class ShellContext:
+    """The shell process that runs a command.
+
+    `cmdline` is the text that process shows in /proc/PID/cmdline, when that text
+    contains the command itself (`bash -c '…'`, an ssh session's remote command);
+    None for a script file run by path (whose cmdline is just `bash deploy.sh`).
+    """
+
+    kind: str  # "script" | "workflow-run" | "ssh-action" | "ssh" | "bash-c" | "pm2-post-deploy"
+    cmdline: str | None = None
+    span: Span | None = None  # where that shell is started (the ssh command, the step)
+    remote: bool = False  # runs on the deploy host (ssh), not on the CI runner
+
+
+@dataclass(frozen=True, slots=True)
+class ShellCommand:
+    """One simple command, after prefixes like `sudo`/`nohup`/`VAR=x` are kept in argv.
+
+    `argv` holds the words after quote removal. A word with an expansion we cannot
+    resolve keeps its text (`$PORT`) and is flagged in `dynamic`; `${PORT:-3000}` is
+    resolved to its default `3000` and flagged too.
+    """
+
+    argv: tuple[str, ...]
+    dynamic: tuple[bool, ...]
+    span: Span
+    context: ShellContext
+    background: bool = False  # ends with `&`
+    in_substitution: bool = False  # inside `$(…)` or backticks
+    pipe_to: tuple[str, ...] | None = None  # argv of the next command in a pipeline
+    pipe_from: tuple[str, ...] | None = None  # argv of the previous command in a pipeline
+    substitutions: tuple[tuple[str, ...], ...] = ()  # argvs of $(…) inside its words
+
+
+@dataclass(slots=True)
+class ShellFacts:
+    path: str
+    commands: list[ShellCommand] = field(default_factory=list)
+    errors: list[ParseError] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- Workflow
+
+
+@dataclass(slots=True)
+class WorkflowFacts:
+    """A GitHub Actions workflow: its shell, mapped back to the YAML's own lines."""
+
+    path: str
+    commands: list[ShellCommand] = field(default_factory=list)
+    uses: list[Located] = field(default_factory=list)  # "appleboy/ssh-action@v1.0.0"
+    errors: list[ParseError] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- systemd, Procfile
+
+
+@dataclass(slots=True)
+class SystemdUnitFacts:
+    path: str
+    name: str  # unit file name: "signalcraft.service"
+    exec_start: list[ShellCommand] = field(default_factory=list)  # context kind "systemd"
+    working_directory: Located | None = None
+    environment: dict[str, Located] = field(default_factory=dict)
+    user: Located | None = None
+    errors: list[ParseError] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ProcfileFacts:
+    path: str
+    # process type ("web") -> commands of that line (context kind "procfile")
+    processes: dict[str, list[ShellCommand]] = field(default_factory=dict)
+    errors: list[ParseError] = field(default_factory=list)
