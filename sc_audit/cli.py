@@ -1,0 +1,121 @@
+"""The `sc-audit` command line: a thin layer over `sc_audit.audit`.
+
+Exit codes (like ruff's): 0 nothing at or above `--fail-on`, 1 findings, 2 usage or internal error.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from . import __version__
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Pre-deploy audit for Python web apps under Gunicorn, PM2/systemd and Nginx.")
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class Severity(str, Enum):
+    error = "error"
+    warning = "warning"
+    info = "info"
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"sc-audit {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main_options(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """Pre-deploy audit for Python web apps under Gunicorn, PM2/systemd and Nginx."""
+
+
+def _codes(values: Optional[List[str]]) -> tuple[str, ...]:
+    codes: list[str] = []
+    for value in values or ():
+        codes += [v.strip().upper() for v in value.split(",") if v.strip()]
+    return tuple(codes)
+
+
+def fail(message: str) -> None:
+    print(f"sc-audit: error: {message}", file=sys.stderr)
+    raise typer.Exit(2)
+
+
+@app.command()
+def check(
+    path: Path = typer.Argument(Path("."), help="The repository (or one file) to audit."),
+    output_format: Format = typer.Option(Format.text, "--format", help="Output format."),
+    select: Optional[List[str]] = typer.Option(None, help="Only these codes or prefixes (comma-separated)."),
+    ignore: Optional[List[str]] = typer.Option(None, help="Skip these codes or prefixes (comma-separated)."),
+    fail_on: Severity = typer.Option(Severity.warning, "--fail-on", help="Lowest severity that fails (exit 1)."),
+    debug: bool = typer.Option(False, "--debug", help="Show a traceback on internal errors."),
+) -> None:
+    """Audit a deployment repository and report its problems."""
+    from .api import audit
+    from .config import Config
+
+    config = Config(select=_codes(select), ignore=_codes(ignore), fail_on=fail_on.value)
+    try:
+        report = audit(path, config)
+    except FileNotFoundError:
+        fail(f"{path}: no such file or directory; give the path of the repository to audit")
+    except PermissionError:
+        fail(f"{path}: permission denied; run sc-audit as a user who can read it")
+    except Exception as error:  # the last line of defence: one line, exit 2
+        if debug:
+            raise
+        fail(f"internal error: {type(error).__name__}: {error} (run with --debug for a traceback)")
+    if output_format is Format.json:
+        from .report import json_format
+
+        sys.stdout.write(json_format.render(report) + "\n")
+    else:
+        from .report import text
+
+        text.render(report)
+    raise typer.Exit(1 if report.failed(config.fail_on) else 0)
+
+
+@app.command()
+def rules(output_format: Format = typer.Option(Format.text, "--format", help="Output format.")) -> None:
+    """List the rule catalog."""
+    from . import catalog
+
+    entries = catalog.load().values()
+    if output_format is Format.json:
+        import json
+
+        print(json.dumps([{"code": r.code, "name": r.name, "severity": r.severity, "summary": r.summary}
+                          for r in entries], indent=2))
+        return
+    for rule in entries:
+        print(f"{rule.code}  {rule.name:<28} {rule.severity:<8} {rule.summary}")
+
+
+@app.command()
+def explain(code: str = typer.Argument(..., help="A rule code, e.g. SC501.")) -> None:
+    """Show a rule's documentation: what it does, why it matters, how to fix it."""
+    from . import catalog
+
+    rule = catalog.load().get(code.upper())
+    if rule is None:
+        fail(f"unknown rule {code!r}; `sc-audit rules` lists them")
+    print(f"{rule.code} {rule.name} ({rule.severity})\n\n{rule.summary}\n\nWhy is this bad?\n{rule.why}\n\n"
+          f"How to fix\n{rule.fix}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,190 @@
+"""Find the files of a deployment under a root and decide what kind each one is.
+
+Classification is by name first and by a cheap look at the content where a name is
+ambiguous (a `*.conf` may be Nginx or supervisord; a `*.json` may be a PM2 file).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from . import source as kinds
+from .source import SourceFile, decode, looks_binary
+
+SKIP_DIRS = frozenset(
+    {".git", ".hg", ".svn", "node_modules", "venv", ".venv", "env", "__pycache__",
+     "build", "dist", ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache",
+     ".sc-audit-cache", "site-packages"}
+)
+MAX_FILE_BYTES = 2 * 1024 * 1024  # a deployment file is small; anything bigger is skipped, and said
+MAX_FILES = 200_000  # bounded work on huge trees
+
+APP_MODULE_NAMES = frozenset({"app.py", "wsgi.py", "asgi.py", "main.py", "run.py", "server.py",
+                              "application.py", "__init__.py"})
+APP_MARKERS = ("Flask(", "FastAPI(", "Starlette(", "Quart(", "get_wsgi_application(",
+               "get_asgi_application(", "create_app", "make_app")
+SHELL_SHEBANGS = ("sh", "bash", "dash", "zsh", "ksh")
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    path: str
+    reason: str  # "larger than 2 MiB", "binary", "not a regular file", "unreadable: …"
+
+
+@dataclass(slots=True)
+class Discovery:
+    root: Path
+    files: list[SourceFile] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    # every regular file path seen (relative, "/"), classified or not: SC002 asks "is it in the repo?"
+    all_paths: set[str] = field(default_factory=set)
+    truncated: bool = False  # stopped after MAX_FILES
+
+
+def discover(root: Path, exclude: tuple[str, ...] = ()) -> Discovery:
+    root = root.resolve()
+    result = Discovery(root=root)
+    for rel in _walk(root, exclude, result):
+        kind = kind_by_name(rel)
+        if kind is None and not _maybe_by_content(rel):
+            continue
+        data = _read(root, rel, result)
+        if data is None:
+            continue
+        text, encoding = decode(data)
+        kind = kind or kind_by_content(rel, text)
+        if kind is not None:
+            result.files.append(SourceFile(rel, kind, text, encoding))
+    result.files.sort(key=lambda f: f.path)
+    return result
+
+
+def _walk(root: Path, exclude: tuple[str, ...], result: Discovery):
+    """Yield file paths relative to root, sorted, never leaving the root."""
+    count = 0
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        try:
+            entries = sorted(os.scandir(root / rel_dir if rel_dir else root), key=lambda e: e.name)
+        except OSError as error:
+            result.skipped.append(Skipped(rel_dir or ".", f"unreadable: {error.strerror}"))
+            continue
+        subdirs = []
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            if _excluded(rel, exclude):
+                continue
+            try:
+                if entry.is_symlink():
+                    # a link is followed only when it stays inside the root
+                    target = Path(os.path.realpath(entry.path))
+                    if not target.is_relative_to(root) or not target.exists():
+                        continue
+                    if target.is_dir():
+                        continue  # linked directories are not walked: no loops, no double counting
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name not in SKIP_DIRS:
+                        subdirs.append(rel)
+                    continue
+            except OSError:
+                continue
+            count += 1
+            if count > MAX_FILES:
+                result.truncated = True
+                return
+            result.all_paths.add(rel)
+            yield rel
+        stack.extend(reversed(subdirs))
+
+
+def _excluded(rel: str, patterns: tuple[str, ...]) -> bool:
+    name = rel.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(name, p) or rel.startswith(p.rstrip("/") + "/")
+               for p in patterns)
+
+
+def _read(root: Path, rel: str, result: Discovery) -> bytes | None:
+    path = root / rel
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            result.skipped.append(Skipped(rel, "not a regular file"))
+            return None
+        if info.st_size > MAX_FILE_BYTES:
+            result.skipped.append(Skipped(rel, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB"))
+            return None
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        result.skipped.append(Skipped(rel, f"unreadable: {error.strerror or error}"))
+        return None
+    if looks_binary(data):
+        result.skipped.append(Skipped(rel, "binary"))
+        return None
+    return data
+
+
+def kind_by_name(rel: str) -> str | None:
+    """The kind a file has by its name alone, or None when the content must decide."""
+    path = PurePosixPath(rel)
+    name = path.name
+    parts = path.parts
+    lower = name.lower()
+    if name == "Procfile" or name.startswith("Procfile."):
+        return kinds.PROCFILE
+    if lower.endswith(".service"):
+        return kinds.SYSTEMD
+    if lower.endswith(".sh") or lower.endswith(".bash"):
+        return kinds.SHELL
+    if len(parts) >= 3 and parts[-3] == ".github" and parts[-2] == "workflows" and lower.endswith((".yml", ".yaml")):
+        return kinds.WORKFLOW
+    if lower.startswith("ecosystem") and lower.endswith((".config.js", ".config.cjs", ".config.mjs")):
+        return kinds.PM2
+    if lower.startswith("gunicorn") and lower.endswith(".py"):
+        return kinds.GUNICORN_CONFIG
+    return None
+
+
+def _maybe_by_content(rel: str) -> bool:
+    """Whether a file's content is worth a look (the name alone did not decide)."""
+    path = PurePosixPath(rel)
+    lower = path.name.lower()
+    if lower.endswith((".conf", ".json", ".yml", ".yaml", ".py", ".js", ".cjs")):
+        return True
+    if "sites-available" in path.parts or "sites-enabled" in path.parts or "conf.d" in path.parts:
+        return True
+    return "." not in path.name  # an extensionless script with a shebang
+
+
+def kind_by_content(rel: str, text: str) -> str | None:
+    path = PurePosixPath(rel)
+    lower = path.name.lower()
+    if lower.endswith(".py"):
+        if lower in APP_MODULE_NAMES or any(marker in text for marker in APP_MARKERS):
+            return kinds.PYTHON_APP if _creates_app(text) else None
+        return None
+    if lower.endswith((".json", ".yml", ".yaml", ".js", ".cjs")):
+        from .parsers import pm2
+
+        return kinds.PM2 if pm2.looks_like_ecosystem(rel, text) else None
+    if text.startswith("#!"):
+        interpreter = text.split("\n", 1)[0].split("/")[-1].split()
+        if interpreter and (interpreter[0] in SHELL_SHEBANGS or
+                            (interpreter[0] == "env" and len(interpreter) > 1 and interpreter[1] in SHELL_SHEBANGS)):
+            return kinds.SHELL
+    if lower.endswith(".conf") or "sites-available" in path.parts or "sites-enabled" in path.parts \
+            or "conf.d" in path.parts or lower == "nginx.conf":
+        from .parsers import nginx
+
+        return kinds.NGINX if nginx.looks_like_nginx(text) else None
+    return None
+
+
+def _creates_app(text: str) -> bool:
+    return any(marker in text for marker in APP_MARKERS) or ".route(" in text

@@ -1,0 +1,1 @@
+"""Renderers of a Report: text (rich or plain), json."""
