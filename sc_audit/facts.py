@@ -100,6 +100,8 @@ class PythonModuleFacts:
     registrations: list[BlueprintRegistration] = field(default_factory=list)
     runs: list[AppRun] = field(default_factory=list)
     errors: list[ParseError] = field(default_factory=list)
+    # module-level `name = callee(...)`: name -> callee as written ("create_app")
+    assigned_calls: dict[str, str] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- Gunicorn config
