@@ -42,11 +42,18 @@ class Report:
 
 
 def audit(path: str | Path, config: Config | None = None) -> Report:
-    """Audit the deployment repository at `path` (a directory, or a single file)."""
-    config = config or Config()
+    """Audit the deployment repository at `path` (a directory, or a single file).
+
+    Without `config`, the settings come from the root's pyproject.toml / sc-audit.toml.
+    Raises FileNotFoundError for a missing path and config.ConfigError for a bad config file.
+    """
     root = Path(path)
     if not root.exists():
         raise FileNotFoundError(f"{path}: no such file or directory")
+    if config is None:
+        from .config import load
+
+        config = load(root)
     if root.is_file():
         found = _single_file(root)
         root = root.parent

@@ -60,16 +60,22 @@ def check(
     output_format: Format = typer.Option(Format.text, "--format", help="Output format."),
     select: Optional[List[str]] = typer.Option(None, help="Only these codes or prefixes (comma-separated)."),
     ignore: Optional[List[str]] = typer.Option(None, help="Skip these codes or prefixes (comma-separated)."),
-    fail_on: Severity = typer.Option(Severity.warning, "--fail-on", help="Lowest severity that fails (exit 1)."),
+    fail_on: Optional[Severity] = typer.Option(None, "--fail-on",
+                                               help="Lowest severity that fails (exit 1); default warning."),
     debug: bool = typer.Option(False, "--debug", help="Show a traceback on internal errors."),
 ) -> None:
     """Audit a deployment repository and report its problems."""
     from .api import audit
-    from .config import Config
+    from .config import ConfigError, load
 
-    config = Config(select=_codes(select), ignore=_codes(ignore), fail_on=fail_on.value)
     try:
+        config = load(path) if path.exists() else None
+        if config is not None:
+            config = config.override(select=_codes(select), ignore=_codes(ignore),
+                                     fail_on=fail_on.value if fail_on else None)
         report = audit(path, config)
+    except ConfigError as error:
+        fail(f"{error}; fix the configuration")
     except FileNotFoundError:
         fail(f"{path}: no such file or directory; give the path of the repository to audit")
     except PermissionError:

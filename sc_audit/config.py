@@ -1,22 +1,167 @@
-"""Settings of one audit run. (Reading them from pyproject.toml comes with the CI-gate issue.)"""
+"""Settings of one audit run, and where they come from.
+
+`[tool.sc-audit]` in pyproject.toml, or `sc-audit.toml` / `.sc-audit.toml` at the audited root
+(the first found wins). Command-line flags override the file. An unknown key or a bad value is
+an error naming the file and line.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+SEVERITIES = ("error", "warning", "info")
+CODE = re.compile(r"^SC\d{0,3}$")
+
+
+class ConfigError(Exception):
+    """A configuration problem: `path:line: message`."""
 
 
 @dataclass(slots=True)
 class Config:
     select: tuple[str, ...] = ()  # codes or prefixes; empty: every rule
     ignore: tuple[str, ...] = ()
+    extend_select: tuple[str, ...] = ()
+    per_file_ignores: dict[str, tuple[str, ...]] = field(default_factory=dict)  # glob -> codes
     fail_on: str = "warning"  # lowest severity that makes the exit code 1
     exclude: tuple[str, ...] = ()  # glob patterns of paths not to read
     host_memory_mib: int | None = None  # [host] memory; None: unknown
     host_cpus: int | None = None
     worker_memory_mib: int = 200
     severity: dict[str, str] = field(default_factory=dict)  # code -> severity override
+    source: str | None = None  # the file the settings came from
 
     def enabled(self, code: str) -> bool:
-        if self.select and not any(code.startswith(prefix) for prefix in self.select):
-            return False
-        return not any(code.startswith(prefix) for prefix in self.ignore)
+        selected = not self.select or any(code.startswith(prefix) for prefix in self.select)
+        selected = selected or any(code.startswith(prefix) for prefix in self.extend_select)
+        return selected and not any(code.startswith(prefix) for prefix in self.ignore)
+
+    def ignored_in(self, code: str, path: str) -> bool:
+        from fnmatch import fnmatch
+
+        return any(fnmatch(path, glob) and any(code.startswith(c) for c in codes)
+                   for glob, codes in self.per_file_ignores.items())
+
+    def override(self, **changes) -> Config:
+        """A copy with the command line's non-empty values on top."""
+        return replace(self, **{k: v for k, v in changes.items() if v not in (None, (), {})})
+
+
+def find_file(root: Path) -> tuple[Path, dict] | None:
+    """The config file that applies to `root`, with its sc-audit table."""
+    base = root if root.is_dir() else root.parent
+    for name in ("sc-audit.toml", ".sc-audit.toml"):
+        candidate = base / name
+        if candidate.is_file():
+            return candidate, _read(candidate)
+    pyproject = base / "pyproject.toml"
+    if pyproject.is_file():
+        table = _read(pyproject).get("tool", {}).get("sc-audit")
+        if table is not None:
+            return pyproject, table
+    return None
+
+
+def _read(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        match = re.search(r"line (\d+)", str(error))
+        raise ConfigError(f"{path}:{match.group(1) if match else 1}: invalid TOML: {error}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}:1: cannot read: {error}") from None
+
+
+def load(root: Path) -> Config:
+    found = find_file(Path(root))
+    if found is None:
+        return Config()
+    path, table = found
+    return from_table(table, path)
+
+
+KEYS = {"select", "ignore", "extend-select", "per-file-ignores", "severity", "fail-on", "exclude", "host",
+        "worker-memory"}
+HOST_KEYS = {"memory", "cpus"}
+
+
+def from_table(table: dict, path: Path) -> Config:
+    text = path.read_text(encoding="utf-8")
+
+    def error(key: str, message: str) -> ConfigError:
+        return ConfigError(f"{path}:{_line_of(text, key)}: {message}")
+
+    config = Config(source=str(path))
+    for key, value in table.items():
+        if key not in KEYS:
+            raise error(key, f"unknown key `{key}` (known: {', '.join(sorted(KEYS))})")
+        if key in ("select", "ignore", "extend-select"):
+            setattr(config, key.replace("-", "_"), _codes(value, lambda m: error(key, m)))
+        elif key == "exclude":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise error(key, "`exclude` must be a list of glob patterns")
+            config.exclude = tuple(value)
+        elif key == "fail-on":
+            if value not in SEVERITIES:
+                raise error(key, f"`fail-on` must be one of {', '.join(SEVERITIES)}, not {value!r}")
+            config.fail_on = value
+        elif key == "severity":
+            if not isinstance(value, dict):
+                raise error(key, "`severity` must be a table of CODE = \"error\"|\"warning\"|\"info\"")
+            for code, severity in value.items():
+                if not CODE.match(code) or severity not in SEVERITIES:
+                    raise error(code, f"bad severity override {code} = {severity!r}")
+            config.severity = dict(value)
+        elif key == "per-file-ignores":
+            if not isinstance(value, dict):
+                raise error(key, "`per-file-ignores` must be a table of \"glob\" = [codes]")
+            config.per_file_ignores = {glob: _codes(codes, lambda m: error(glob, m)) for glob, codes in value.items()}
+        elif key == "worker-memory":
+            config.worker_memory_mib = _mib(value, lambda m: error(key, m))
+        elif key == "host":
+            if not isinstance(value, dict):
+                raise error(key, "`host` must be a table with `memory` and `cpus`")
+            for host_key, host_value in value.items():
+                if host_key not in HOST_KEYS:
+                    raise error(host_key, f"unknown key `host.{host_key}` (known: memory, cpus)")
+            if "memory" in value:
+                config.host_memory_mib = _mib(value["memory"], lambda m: error("memory", m))
+            if "cpus" in value:
+                cpus = value["cpus"]
+                if not isinstance(cpus, int) or isinstance(cpus, bool) or cpus < 1:
+                    raise error("cpus", f"`host.cpus` must be a positive integer, not {cpus!r}")
+                config.host_cpus = cpus
+    return config
+
+
+def _codes(value, error) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and CODE.match(v.upper()) for v in value):
+        raise error(f"expected a list of rule codes or prefixes like \"SC5\", got {value!r}")
+    return tuple(v.upper() for v in value)
+
+
+def _mib(value, error) -> int:
+    """'1G', '512M', '512MiB', 2048 (MiB) -> MiB."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*", value, re.IGNORECASE)
+        if match:
+            number = float(match.group(1))
+            factor = {"K": 1 / 1024, "": 1, "M": 1, "G": 1024, "T": 1024 * 1024}[match.group(2).upper()]
+            if number * factor > 0:
+                return max(1, int(number * factor))
+    raise error(f"expected a memory size like \"1G\" or \"512M\", got {value!r}")
+
+
+def _line_of(text: str, key: str) -> int:
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip().strip('"')
+        if stripped.startswith(key) or stripped.startswith(f'"{key}"') or f"[tool.sc-audit.{key}]" in line:
+            return number
+    return 1

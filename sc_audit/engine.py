@@ -21,6 +21,8 @@ def run_checks(model: Deployment, config: Config, found: Discovery) -> list[Find
         rule = rules[code]
         severity = config.severity.get(code, rule.severity)
         for finding in function(model, config, found):
+            if config.ignored_in(code, finding.span.path):
+                continue
             findings.append(dataclasses.replace(finding, name=rule.name, severity=severity))
     unique = {(f.rule, f.span, f.message): f for f in findings}
     return sorted(unique.values(), key=Finding.sort_key)

@@ -42,7 +42,9 @@ class Endpoint:
     def __str__(self) -> str:
         if self.socket is not None:
             return f"unix:{self.socket}"
-        host = f"[{self.host}]" if self.host and ":" in self.host else self.host
+        if self.host is None:
+            return f"port {self.port}"  # the address is not known, only the port
+        host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
 
     @property
@@ -106,6 +108,8 @@ class Process:
     binds: list[tuple[Endpoint, Span | None]] = field(default_factory=list)
     pm2: Pm2App | None = None  # the ecosystem entry, for PM2 processes
     pm2_path: str | None = None
+    host_cwd: str | None = None  # the working directory on the host, when absolute and known
+    views: list = field(default_factory=list)  # procview.View: how the OS shows it (see procview.py)
 
     @property
     def program(self) -> str | None:
@@ -217,6 +221,7 @@ def build(facts_by_path: dict[str, object], root_paths: set[str]) -> Deployment:
     for process in model.processes:
         _resolve_gunicorn(model, process)
         _resolve_binds(model, process)
+        process.views = _views(process)
     _collect_targets(model)
     model.proxies = _proxies(model)
     return model
@@ -237,8 +242,9 @@ def _pm2_process(model: Deployment, path: str, app: Pm2App) -> Process:
         env = {k: v for k, v in env_value.items() if not isinstance(v, Unknown)}
     if launch is not None:
         env = {**launch.env, **env}
+    host_cwd = cwd_value if isinstance(cwd_value, str) and cwd_value.startswith("/") else None
     return Process(name=name, manager="pm2", span=app.span, argv=argv, launch=launch, cwd=cwd,
-                   env=env, pm2=app, pm2_path=path)
+                   env=env, pm2=app, pm2_path=path, host_cwd=host_cwd)
 
 
 def pm2_argv(app: Pm2App) -> tuple[str, ...]:
@@ -313,6 +319,9 @@ def _systemd_process(model: Deployment, path: str, unit: SystemdUnitFacts) -> Pr
     command = unit.exec_start[-1]
     cwd = repo_dir(model, unit.working_directory.value, "") if unit.working_directory else ""
     process = _command_process(model, unit.name, "systemd", command, cwd)
+    if unit.working_directory and isinstance(unit.working_directory.value, str) \
+            and unit.working_directory.value.startswith("/"):
+        process.host_cwd = unit.working_directory.value
     for key, located in unit.environment.items():
         if not isinstance(located.value, Unknown):
             process.env.setdefault(key, located.value)
@@ -345,9 +354,73 @@ def _script_process(model: Deployment, step: Step) -> Process | None:
     if step.source == "workflow" and not command.context.remote:
         return None  # a server a CI job starts for its own tests
     cwd = None if command.context.remote else ""
-    return Process(name=posixpath.basename(launch.argv[0]), manager="script", span=command.span,
+    return Process(name=" ".join([posixpath.basename(launch.argv[0]), *launch.argv[1:2]]), manager="script",
+                   span=command.span,
                    argv=launch.argv, launch=launch, cwd=cwd if cwd is not None else "",
                    env=dict(launch.env))
+
+
+# ---------------------------------------------------------------------------- as the OS shows it
+
+
+def _views(process: Process) -> list:
+    """The process's /proc views in each world (see procview.py). Empty when the command is unknown."""
+    from . import procview
+
+    if not process.argv:
+        return []
+    argvs, comms = [], []
+    for guess in (0, 1):
+        if process.manager == "pm2":
+            argv, comm = _pm2_exec(process, guess)
+        else:
+            argv = procview.exec_views(process.argv, process.host_cwd, guess)
+            comm = procview.comm_of(process.argv[0])
+        argvs.append(argv)
+        comms.append(comm)
+    title = None
+    if process.launch is not None and process.launch.gunicorn is not None:
+        proc_name = process.settings.get("proc_name")
+        if proc_name is not None and not isinstance(proc_name.value, str):
+            return []  # an unknown title: no view is certain
+        if proc_name is not None:
+            title = proc_name.value
+        else:
+            # gunicorn/app/wsgiapp.py: default_proc_name is the positional app URI, else "gunicorn"
+            title = process.launch.gunicorn.target or "gunicorn"
+    return procview.process_views(argvs, comms, title, has_workers=title is not None)
+
+
+def _pm2_exec(process: Process, guess: int) -> tuple[tuple[str, ...], str]:
+    """How PM2 (lib/God/ForkMode.js) spawns an app in fork mode.
+
+    `interpreter: 'none'`: the script itself (through its shebang); another interpreter:
+    `INTERPRETER [interpreter_args] /abs/script args`; Node apps run in PM2's
+    ProcessContainerFork.js, which sets the title to `node /abs/script`.
+    """
+    from . import procview
+
+    argv = process.argv
+    base = process.host_cwd or procview.PLACEHOLDERS[guess]
+    app = process.pm2
+    script = app.get("script") if app is not None else None
+    interpreter = argv[0]
+    if isinstance(script, str) and interpreter == script:  # interpreter: 'none'
+        absolute = script if script.startswith("/") else posixpath.join(base, script)
+        if "/" not in script:
+            absolute = posixpath.join(procview.PLACEHOLDERS[guess], "bin", script)
+        shown = procview.exec_views((absolute, *argv[1:]), process.host_cwd, guess)
+        return shown, procview.comm_of(script)
+    index = argv.index(script) if isinstance(script, str) and script in argv else 1
+    absolute = script if isinstance(script, str) and script.startswith("/") else \
+        posixpath.join(base, str(script))
+    if isinstance(script, str) and "/" not in script and "." not in script:
+        absolute = posixpath.join(procview.PLACEHOLDERS[guess], "bin", script)  # found on PATH
+    shown = (*argv[:index], absolute, *argv[index + 1:])
+    if posixpath.basename(interpreter) in ("node", "nodejs"):
+        # process.title = 'node ' + script; Node's title setter renames comm too
+        return ("node", absolute), f"node {absolute}"[:procview.COMM_LENGTH]
+    return shown, procview.comm_of(interpreter)
 
 
 # ---------------------------------------------------------------------------- gunicorn
@@ -441,8 +514,18 @@ def _resolve_binds(model: Deployment, process: Process) -> None:
                 port = run.port.value if run.port else 5000
                 if isinstance(host, str) and isinstance(port, (int, str)):
                     _add_bind(process, f"{host}:{port}", run.span)
-    elif launch.program in ("node", "npm") and port_env is not None:
-        _add_bind(process, f"0.0.0.0:{port_env}", process.span)
+    elif launch.program in ("node", "npm") and isinstance(port_env, (int, str)) and str(port_env).isdigit():
+        # the program reads PORT; on which address it listens is in code we do not read
+        process.binds.append((Endpoint(host=None, port=int(port_env)), _env_span(process, "PORT")))
+
+
+def _env_span(process: Process, name: str) -> Span:
+    if process.pm2 is not None:
+        for key in ("env", "env_production"):
+            located = process.pm2.fields.get(key)
+            if located is not None:
+                return located.span
+    return process.span
 
 
 def _add_bind(process: Process, text: str, span: Span | None) -> None:
@@ -532,13 +615,13 @@ def _proxy_endpoints(target: str, upstreams: dict) -> list[Endpoint]:
         endpoints = []
         for server in upstreams[authority].servers:
             if isinstance(server.value, str):
-                endpoints.extend(_host_endpoints(server.value.split()[0], 80))
+                endpoints.extend(host_endpoints(server.value.split()[0], 80))
         return endpoints
     default_port = 443 if target.startswith("https") else 80
-    return _host_endpoints(authority, default_port)
+    return host_endpoints(authority, default_port)
 
 
-def _host_endpoints(authority: str, default_port: int) -> list[Endpoint]:
+def host_endpoints(authority: str, default_port: int) -> list[Endpoint]:
     if authority.startswith("unix:"):
         return [Endpoint(socket=authority[5:])]
     match = re.fullmatch(r"\[([0-9a-fA-F:.]+)\](?::(\d+))?", authority) or \

@@ -20,6 +20,6 @@ def check(code: str):
 
 
 def load_all() -> dict[str, Callable]:
-    from . import inputs, managers, wsgi  # noqa: F401  (registration happens on import)
+    from . import capacity, health, inputs, kills, managers, ports, wsgi  # noqa: F401  (registration happens on import)
 
     return CHECKS

@@ -57,7 +57,7 @@ def missing_file(model, config, found):
         if isinstance(meaning, cmd.CopyCommand) and _into_system_config(meaning.dest):
             for source in meaning.sources:
                 if _expected_in_repo(source) and not _exists_near(model, source, base):
-                    yield Finding("SC002", f"`{step.command.argv[0]}` installs `{source}` into `{meaning.dest}`, but "
+                    yield Finding("SC002", f"`{meaning.tool}` installs `{source}` into `{meaning.dest}`, but "
                                   f"`{source}` is not in the repository: the copy fails on the server and the old "
                                   "configuration stays in force. Commit the file, or fix the path.",
                                   step.command.span)

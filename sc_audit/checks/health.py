@@ -1,0 +1,196 @@
+"""SC6xx: health checks. Does the deploy check each service it restarts, on a route that exists?"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+from .. import commands as cmd
+from ..findings import Finding, Related
+from ..model import find_module, routes_of
+from ..span import Unknown
+from . import check
+from .ports import health_requests, is_local, parse_url, serves
+
+
+def app_behind(model, process):
+    """(module facts, app variable) that a process serves, or (None, None) when we cannot tell."""
+    launch = process.launch
+    if launch is None:
+        return None, None
+    if process.wsgi is not None:
+        module_name, _, attr = process.wsgi.text.partition(":")
+        module = find_module(model, process.wsgi.base_dir, module_name) or find_module(model, "", module_name)
+        if module is None:
+            return None, None
+        attr = attr or "application"
+        name = attr.split("(", 1)[0]
+        if any(app.name == name and app.in_function is None for app in module.apps):
+            return module, name
+        function = module.functions.get(name)
+        if function is not None and function.returns_app:
+            inner = [app for app in module.apps if app.in_function == name]
+            return (module, inner[0].name) if inner else (None, None)
+        return None, None
+    if launch.program == "python" and launch.script:
+        module = model.module_paths.get(posixpath.normpath(posixpath.join(process.cwd or "", launch.script)))
+        if module is not None and module.runs:
+            return module, module.runs[0].app
+    return None, None
+
+
+def routes_complete(module) -> bool:
+    """Whether every route of the module is known (no unreadable path, no unresolved blueprint)."""
+    if module.errors:
+        return False
+    if any(isinstance(route.path, Unknown) for route in module.routes):
+        return False
+    return not any(isinstance(r.url_prefix, Unknown) for r in module.registrations)
+
+
+def route_regex(rule: str) -> re.Pattern:
+    """A Flask (`/u/<int:id>`) or FastAPI (`/u/{id}`) rule as a regex over request paths."""
+    parts = re.split(r"(<[^>]+>|\{[^}]+\})", rule)
+    pattern = ""
+    for part in parts:
+        if part.startswith("<path:") or (part.startswith("{") and part.endswith(":path}")):
+            pattern += ".+"
+        elif part.startswith(("<", "{")):
+            pattern += "[^/]+"
+        else:
+            pattern += re.escape(part)
+    if rule.endswith("/") and rule != "/":
+        pattern = pattern[:-1] + "/?"  # Flask redirects `/x` to `/x/` (308), which a check follows or accepts
+    return re.compile(f"^{pattern}$")
+
+
+def routed(routes, path: str) -> bool:
+    return any(route_regex(rule).match(path) for rule, _ in routes)
+
+
+def processes_at(model, endpoints, certain: bool = True):
+    """Processes listening at one of the endpoints. With certain=False, also those bound on
+    the right port at an address we do not know (a Node app that reads PORT)."""
+    wanted = (True,) if certain else (True, None)
+    return [p for p in model.processes if any(serves(b, e) in wanted for b, _ in p.binds for e in endpoints)]
+
+
+@check("SC601")
+def health_route_missing(model, config, found):
+    for step, endpoints, path in health_requests(model):
+        for process in processes_at(model, endpoints):
+            module, app_name = app_behind(model, process)
+            if module is None or not routes_complete(module):
+                continue
+            routes = routes_of(model, module, app_name)
+            if routed(routes, path):
+                continue
+            known = ", ".join(sorted({r for r, _ in routes})) or "none"
+            yield Finding("SC601", f"the deploy checks `{step.meaning.url}`, but the app `{module.path}:{app_name}` "
+                          f"behind that port has no route for `{path}` (it routes {known}): the check gets 404, so the "
+                          "deploy fails (or, with `|| true`, the check proves nothing). Add the route, e.g. "
+                          f"`@{app_name}.route(\"{path}\")` returning `{{\"status\": \"ok\"}}`, or check a route "
+                          "that exists.", step.command.span,
+                          (Related(process.span, f"`{process.name}` serves this port"),))
+
+
+RESTART_ACTIONS = {"restart", "reload", "start", "startOrRestart", "startOrReload", "startOrGracefulReload",
+                   "gracefulReload"}
+
+
+def restarted(model, step):
+    """The processes a deploy step (re)starts."""
+    meaning = step.meaning
+    if isinstance(meaning, cmd.Pm2Command) and meaning.action in RESTART_ACTIONS:
+        pm2 = [p for p in model.processes if p.manager == "pm2"]
+        chosen = []
+        for target in meaning.targets:
+            if target == "all":
+                chosen += pm2
+            elif target.endswith((".js", ".cjs", ".mjs", ".json", ".yml", ".yaml")):
+                in_file = [p for p in pm2 if p.pm2_path and posixpath.basename(p.pm2_path) == posixpath.basename(target)]
+                chosen += [p for p in in_file if not meaning.only or p.name in meaning.only]
+            else:
+                chosen += [p for p in pm2 if p.name == target]
+        return chosen
+    if isinstance(meaning, cmd.ServiceCommand) and meaning.action in ("restart", "start", "reload", "try-restart",
+                                                                      "reload-or-restart"):
+        units = {u if u.endswith(".service") else f"{u}.service" for u in meaning.units}
+        return [p for p in model.processes if p.manager == "systemd" and p.name in units]
+    if isinstance(meaning, cmd.Launch):
+        return [p for p in model.processes if p.manager == "script" and p.span == step.command.span]
+    return []
+
+
+def _checked_by(model, step) -> list | None:
+    """The processes a health request reaches; None when it goes somewhere we cannot follow."""
+    if not isinstance(step.meaning, cmd.HttpRequest) or any(step.command.dynamic):
+        return None
+    parsed = parse_url(step.meaning.url)
+    if parsed is None:
+        return None
+    endpoints, path = parsed
+    if endpoints and all(is_local(e) for e in endpoints):
+        return processes_at(model, endpoints, certain=False)
+    host = step.meaning.url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+    proxies = [p for p in model.proxies if host in p.server_names and _location_matches(p.location, path)]
+    if not proxies:
+        return None
+    best = max(proxies, key=lambda p: len(p.location))
+    return processes_at(model, best.endpoints, certain=False)
+
+
+def _location_matches(location: str, path: str) -> bool:
+    if location.startswith("="):
+        return path == location[1:].strip()
+    if location.startswith("~"):
+        return False
+    return path.startswith(location.lstrip("^~ ").strip())
+
+
+@check("SC602")
+def service_unchecked(model, config, found):
+    by_file: dict[str, list] = {}
+    for step in model.steps:
+        by_file.setdefault(step.command.span.path, []).append(step)
+    for path, steps in sorted(by_file.items()):
+        started: dict[int, tuple] = {}
+        for step in steps:
+            for process in restarted(model, step):
+                if process.binds:
+                    started.setdefault(id(process), (process, step))
+        checked: set[int] = set()
+        for step in steps:
+            if not isinstance(step.meaning, cmd.HttpRequest):
+                continue
+            reached = _checked_by(model, step)
+            if reached is None:
+                checked = None
+                break
+            checked.update(id(p) for p in reached)
+        if checked is None or not checked & set(started):
+            continue  # nothing is checked here, or a check goes where we cannot follow
+        for key, (process, step) in started.items():
+            if key in checked:
+                continue
+            yield _unchecked(model, process, step, [p for k, (p, _) in started.items() if k in checked])
+
+
+def _unchecked(model, process, step, checked):
+    endpoint = next(e for e, _ in process.binds)
+    host = "127.0.0.1" if endpoint.host in (None, "0.0.0.0", "::") else endpoint.host
+    module, app_name = app_behind(model, process)
+    route = "/health"
+    add = ""
+    if module is not None and routes_complete(module):
+        routes = routes_of(model, module, app_name)
+        if not routed(routes, route):
+            add = f" and add `@{app_name}.route(\"/health\")` to `{module.path}`"
+    target = f"http://{host}:{endpoint.port}{route}" if endpoint.socket is None else None
+    command = f"`curl -fsS --retry 5 --retry-connrefused {target}`" if target else \
+        f"`curl -fsS --unix-socket {endpoint.socket} http://localhost{route}`"
+    others = ", ".join(f"`{p.name}`" for p in checked)
+    return Finding("SC602", f"the deploy (re)starts `{process.name}` ({endpoint}) but never checks that it answers, "
+                   f"while it does check {others}: a broken release of it (bad target, missing module, crash at "
+                   f"import) passes the deploy and the first user gets a 502. Check it: {command}{add}.",
+                   step.command.span, (Related(process.span, f"`{process.name}` is defined here"),))

@@ -1,0 +1,179 @@
+"""SC3xx: ports and proxies. Who binds what; what Nginx and the health checks connect to."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from .. import commands as cmd
+from ..findings import Finding, Related
+from ..model import Endpoint, host_endpoints
+from . import check
+
+WILDCARDS = ("0.0.0.0", "::", "")
+
+
+def _family(host: str) -> int | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).version
+    except ValueError:
+        return 4 if host == "localhost" else None
+
+
+def _normal(host: str) -> str:
+    return "127.0.0.1" if host == "localhost" else host.strip("[]")
+
+
+def overlaps(a: Endpoint, b: Endpoint) -> bool | None:
+    """Whether two bound endpoints conflict (None: cannot tell, an address is unknown).
+
+    Linux: `0.0.0.0:P` conflicts with every IPv4 `*:P`; `[::]:P` (bindv6only=0, the
+    default) conflicts with every IPv4 and IPv6 `*:P`.
+    """
+    if a.socket is not None or b.socket is not None:
+        return a.socket is not None and a.socket == b.socket
+    if a.port != b.port:
+        return False
+    if a.host is None or b.host is None:
+        return None
+    host_a, host_b = _normal(a.host), _normal(b.host)
+    if host_a == host_b or "::" in (host_a, host_b):
+        return True
+    if "0.0.0.0" in (host_a, host_b):
+        other = host_b if host_a == "0.0.0.0" else host_a
+        return _family(other) == 4
+    return False
+
+
+def serves(bound: Endpoint, target: Endpoint) -> bool | None:
+    """Whether a process bound at `bound` accepts a connection to `target` (None: cannot tell)."""
+    if bound.socket is not None or target.socket is not None:
+        return bound.socket is not None and bound.socket == target.socket
+    if bound.port != target.port:
+        return False
+    if bound.host is None:
+        return None
+    host, wanted = _normal(bound.host), _normal(target.host or "")
+    if host == wanted or host == "::":
+        return True
+    if host == "0.0.0.0":
+        return _family(wanted) == 4
+    return False
+
+
+def is_local(endpoint: Endpoint) -> bool:
+    if endpoint.socket is not None:
+        return True
+    host = _normal(endpoint.host or "")
+    if host in ("0.0.0.0", "::"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@check("SC301")
+def port_collision(model, config, found):
+    bound = [(p, e, s) for p in model.processes for e, s in p.binds]
+    for i, (first, a, span_a) in enumerate(bound):
+        for second, b, span_b in bound[i + 1:]:
+            if first is second or overlaps(a, b) is not True:
+                continue
+            if {first.manager, second.manager} == {"pm2", "systemd"}:
+                continue  # one app under two managers: SC203 says it, with the better fix
+            where = span_b or second.span
+            yield Finding("SC301", f"`{_who(second)}` binds {b}, which `{_who(first)}` also binds ({a}): whichever "
+                          "starts second fails with 'Address already in use' (Gunicorn retries, then exits) and its "
+                          "manager restarts it in a loop, while the first keeps answering — possibly with old code. "
+                          "Give each process its own port, or stop the old one before starting the new.",
+                          where, (Related(span_a or first.span, f"`{_who(first)}` binds {a} here"),))
+
+
+def _who(process) -> str:
+    manager = {"pm2": "PM2 app", "systemd": "unit", "procfile": "Procfile process", "script": "background"}[process.manager]
+    return f"{manager} {process.name}" if process.manager != "script" else " ".join(process.argv[:3])
+
+
+def _all_binds_known(model) -> bool:
+    """Every process that may listen has known endpoints (else a target may be served by it)."""
+    for process in model.processes:
+        if process.launch is None:
+            return False
+        if not process.binds and process.launch.program in ("node", "npm", "python", "other", "uvicorn", "flask"):
+            return False
+    return bool(model.processes)
+
+
+def _served(model, endpoints) -> bool | None:
+    results = [serves(b, e) for p in model.processes for b, _ in p.binds for e in endpoints]
+    if any(r is True for r in results):
+        return True
+    if any(r is None for r in results):
+        return None
+    return False
+
+
+def health_requests(model):
+    """(step, endpoints, path) for every local HTTP request a deploy step makes."""
+    for step in model.steps:
+        if not isinstance(step.meaning, cmd.HttpRequest) or any(step.command.dynamic):
+            continue
+        parsed = parse_url(step.meaning.url)
+        if parsed is None:
+            continue
+        endpoints, path = parsed
+        if endpoints and all(is_local(e) for e in endpoints):
+            yield step, endpoints, path
+
+
+def parse_url(url: str) -> tuple[list[Endpoint], str] | None:
+    rest = url
+    scheme = "http"
+    if "://" in url:
+        scheme, rest = url.split("://", 1)
+    if scheme not in ("http", "https"):
+        return None
+    authority, slash, path = rest.partition("/")
+    path = "/" + path.split("?", 1)[0].split("#", 1)[0] if slash else "/"
+    endpoints = host_endpoints(authority.rsplit("@", 1)[-1], 443 if scheme == "https" else 80)
+    return endpoints, path
+
+
+@check("SC302")
+def upstream_unbound(model, config, found):
+    if not _all_binds_known(model):
+        return
+    bound = ", ".join(sorted({str(e) for p in model.processes for e, _ in p.binds})) or "nothing"
+    for proxy in model.proxies:
+        if not proxy.endpoints or not all(is_local(e) for e in proxy.endpoints):
+            continue
+        if _served(model, proxy.endpoints) is False:
+            yield Finding("SC302", f"Nginx passes `{proxy.location}` to `{proxy.target}`, but no process of the "
+                          f"deployment listens there (they bind {bound}): every request answers 502 Bad Gateway. "
+                          "Point proxy_pass at the port the app binds, or bind the app there.", proxy.span)
+    for step, endpoints, path in health_requests(model):
+        if _served(model, endpoints) is False:
+            yield Finding("SC302", f"the deploy checks `{step.meaning.url}`, but no process of the deployment listens "
+                          f"there (they bind {bound}): the check fails (or, with `|| true`, proves nothing). Check "
+                          "the port the app binds.", step.command.span)
+
+
+@check("SC303")
+def backend_exposed(model, config, found):
+    reported = set()
+    for proxy in model.proxies:
+        for process in model.processes:
+            for bound, span in process.binds:
+                if bound.host not in WILDCARDS or bound.socket is not None:
+                    continue
+                if not any(serves(bound, e) for e in proxy.endpoints if is_local(e)):
+                    continue
+                key = (id(process), str(bound))
+                if key in reported:
+                    continue
+                reported.add(key)
+                host = "[::]" if bound.host == "::" else bound.host
+                yield Finding("SC303", f"`{_who(process)}` listens on {host}:{bound.port}, all interfaces, while Nginx "
+                              f"proxies to it: anyone who can reach the host's port {bound.port} bypasses Nginx (its "
+                              "TLS, limits, auth and logging). Bind 127.0.0.1 (or a unix socket) instead.",
+                              span or process.span, (Related(proxy.span, "Nginx proxies here"),))

@@ -1,0 +1,134 @@
+"""How Linux will show a process: its /proc/PID/cmdline and its 15-character name (comm).
+
+A kill pattern is checked by matching it, with pkill's own rules, against these views.
+Facts (checked live by tests/live/): a script run by path through its shebang shows as
+`INTERPRETER SCRIPT ARGS` and is named after the script (`gunicorn`); `python3 -m gunicorn`
+is named `python3`; with setproctitle installed, Gunicorn rewrites both, to
+`gunicorn: master [PROC_NAME]` (name `gunicorn: maste`) and `gunicorn: worker [PROC_NAME]`.
+Whether setproctitle is installed is unknown to a static reader, so each Gunicorn process
+has both worlds; a kill must work in both.
+
+Where a part of the command line is unknown (the directory PM2 resolves a script in, the
+path a shell finds `gunicorn` on), it is filled with two different placeholders; a match
+that differs between them depends on what we cannot know, and rules stay silent on it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+
+from . import commands as cmd
+
+COMM_LENGTH = 15
+PLACEHOLDERS = ("/srv/unknown-a", "/opt/elsewhere-b")  # two guesses for an unknown directory
+WORLDS = ("plain", "setproctitle")
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    cmdline: str  # /proc/PID/cmdline with NULs shown as spaces
+    comm: str  # /proc/PID/comm: the name, at most 15 characters
+    role: str  # "main" (the process a manager starts; Gunicorn's master) or "worker"
+    world: str  # "plain" | "setproctitle"
+    guess: int  # which placeholder filled unknown directories (0 or 1)
+
+
+def comm_of(path: str) -> str:
+    return posixpath.basename(path)[:COMM_LENGTH]
+
+
+def exec_views(argv: tuple[str, ...], cwd: str | None, guess: int) -> tuple[str, ...]:
+    """The argv a process shows after exec: a script with a shebang gets its interpreter in front.
+
+    `argv[0]` is the program as the manager passes it. A bare name is found on PATH (its
+    directory unknown); a relative path stays relative in argv (execve keeps what it was
+    given) but its shebang interpreter is absolute.
+    """
+    program = argv[0]
+    name = posixpath.basename(program)
+    if cmd.is_python(name) or name in ("node", "nodejs", "bash", "sh"):
+        return argv
+    # an entry point script (gunicorn, uvicorn, a venv bin/ file) runs through its shebang
+    if "/" in program:
+        absolute = program if program.startswith("/") else posixpath.join(_dir(cwd, guess), program)
+        interpreter = posixpath.join(posixpath.dirname(posixpath.normpath(absolute)), "python3")
+        return (interpreter, program, *argv[1:])
+    found = posixpath.join(PLACEHOLDERS[guess], "bin", program)
+    return (posixpath.join(PLACEHOLDERS[guess], "bin", "python3"), found, *argv[1:])
+
+
+def _dir(cwd: str | None, guess: int) -> str:
+    return cwd if cwd and cwd.startswith("/") else PLACEHOLDERS[guess]
+
+
+def process_views(exec_argv_by_guess: list[tuple[str, ...]], comm_by_guess: list[str], gunicorn_title: str | None,
+                  has_workers: bool) -> list[View]:
+    """Views of one process in each world. `gunicorn_title` is the proc_name Gunicorn puts in brackets."""
+    views: list[View] = []
+    for guess, (argv, comm) in enumerate(zip(exec_argv_by_guess, comm_by_guess)):
+        cmdline = " ".join(argv)
+        views.append(View(cmdline, comm[:COMM_LENGTH], "main", "plain", guess))
+        if gunicorn_title is None:
+            continue
+        if has_workers:
+            views.append(View(cmdline, comm[:COMM_LENGTH], "worker", "plain", guess))
+        master = f"gunicorn: master [{gunicorn_title}]"
+        worker = f"gunicorn: worker [{gunicorn_title}]"
+        views.append(View(master, master[:COMM_LENGTH], "main", "setproctitle", guess))
+        if has_workers:
+            views.append(View(worker, worker[:COMM_LENGTH], "worker", "setproctitle", guess))
+    return views
+
+
+# ---------------------------------------------------------------------------- pkill's matching
+
+POSIX_CLASSES = {
+    "[:alpha:]": "a-zA-Z", "[:digit:]": "0-9", "[:alnum:]": "a-zA-Z0-9", "[:upper:]": "A-Z",
+    "[:lower:]": "a-z", "[:space:]": r"\s", "[:blank:]": r" \t", "[:punct:]": r"!-/:-@\[-`{-~",
+    "[:xdigit:]": "0-9A-Fa-f", "[:word:]": r"\w",
+}
+
+
+def compile_pattern(pattern: str, exact: bool = False, ignore_case: bool = False) -> re.Pattern | None:
+    """A procps pattern (POSIX extended regex, unanchored; -x anchors it) as a Python regex.
+
+    Returns None when the pattern is not a valid regex (pkill then fails with an error).
+    """
+    text = pattern
+    for posix, python in POSIX_CLASSES.items():
+        text = text.replace(posix, python)
+    if exact:
+        text = f"^(?:{text})$"
+    try:
+        return re.compile(text, re.IGNORECASE if ignore_case else 0)
+    except re.error:
+        return None
+
+
+def kill_matches(kill: cmd.KillCommand, view: View) -> bool | None:
+    """Whether pkill/pgrep/killall would select a process shown as `view`. None: cannot tell."""
+    if kill.pattern is None:
+        return None
+    if kill.tool == "killall":
+        # killall NAME compares the name (or, for a script, the script's name) exactly
+        return view.comm == kill.pattern[:COMM_LENGTH] or _script_name(view) == kill.pattern
+    regex = compile_pattern(kill.pattern, kill.exact, kill.ignore_case)
+    if regex is None:
+        return None
+    subject = view.cmdline if kill.full else view.comm
+    return regex.search(subject) is not None
+
+
+def _script_name(view: View) -> str | None:
+    words = view.cmdline.split()
+    if len(words) >= 2 and (cmd.is_python(words[0]) or posixpath.basename(words[0]) in ("node", "bash", "sh")):
+        return posixpath.basename(words[1])
+    return None
+
+
+def pattern_matches_text(kill: cmd.KillCommand, text: str) -> bool:
+    """Whether a -f pattern matches an arbitrary command line (a shell's own)."""
+    regex = compile_pattern(kill.pattern or "", kill.exact, kill.ignore_case)
+    return regex is not None and regex.search(text) is not None
