@@ -1,0 +1,37 @@
+"""Shared helpers: write a tiny repository from a dict, audit it, list (code, path, line)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sc_audit import audit
+from sc_audit.config import Config
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SIGNALCRAFT = FIXTURES / "signalcraft"
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+def write_repo(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text.lstrip("\n"), encoding="utf-8")
+    return root
+
+
+def codes_at(report) -> set[tuple[str, str, int]]:
+    return {(f.rule, f.span.path, f.span.line) for f in report.findings}
+
+
+@pytest.fixture
+def repo(tmp_path):
+    """Call with a dict of files; returns the Report of auditing them."""
+
+    def make(files: dict[str, str], config: Config | None = None):
+        write_repo(tmp_path, files)
+        return audit(tmp_path, config)
+
+    return make
