@@ -24,6 +24,7 @@ class Report:
     skipped: list[Skipped] = field(default_factory=list)
     internal_errors: list[tuple[str, str]] = field(default_factory=list)  # (path, error)
     truncated: bool = False
+    config: Config = field(default_factory=Config)
 
     @property
     def unreadable(self) -> int:
@@ -41,11 +42,12 @@ class Report:
         return any(SEVERITY_RANK[f.severity] >= threshold for f in self.findings)
 
 
-def audit(path: str | Path, config: Config | None = None) -> Report:
+def audit(path: str | Path, config: Config | None = None, cache: bool = True) -> Report:
     """Audit the deployment repository at `path` (a directory, or a single file).
 
     Without `config`, the settings come from the root's pyproject.toml / sc-audit.toml.
     Raises FileNotFoundError for a missing path and config.ConfigError for a bad config file.
+    `cache=False` neither reads nor writes the parse cache.
     """
     root = Path(path)
     if not root.exists():
@@ -81,7 +83,8 @@ def audit(path: str | Path, config: Config | None = None) -> Report:
 
     findings = run_checks(model, config, found)
     return Report(root=found.root, findings=findings, model=model, files=found.files,
-                  skipped=found.skipped, internal_errors=internal_errors, truncated=found.truncated)
+                  skipped=found.skipped, internal_errors=internal_errors, truncated=found.truncated,
+                  config=config)
 
 
 def _single_file(path: Path) -> Discovery:

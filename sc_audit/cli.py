@@ -18,9 +18,18 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Pre-deploy audit for Python web apps under Gunicorn, PM2/systemd and Nginx.")
 
 
-class Format(str, Enum):
+Format = Enum("Format", {name: name for name in ("text", "concise", "json", "sarif", "github", "junit")}, type=str)
+
+
+class ListFormat(str, Enum):
     text = "text"
     json = "json"
+
+
+class GraphFormat(str, Enum):
+    text = "text"
+    mermaid = "mermaid"
+    dot = "dot"
 
 
 class Severity(str, Enum):
@@ -60,8 +69,15 @@ def check(
     output_format: Format = typer.Option(Format.text, "--format", help="Output format."),
     select: Optional[List[str]] = typer.Option(None, help="Only these codes or prefixes (comma-separated)."),
     ignore: Optional[List[str]] = typer.Option(None, help="Skip these codes or prefixes (comma-separated)."),
+    extend_select: Optional[List[str]] = typer.Option(None, "--extend-select", help="Add these codes or prefixes."),
     fail_on: Optional[Severity] = typer.Option(None, "--fail-on",
                                                help="Lowest severity that fails (exit 1); default warning."),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", help="Report only findings not in this baseline."),
+    write_baseline: Optional[Path] = typer.Option(None, "--write-baseline",
+                                                  help="Write the current findings to this baseline file and exit 0."),
+    fix: bool = typer.Option(False, "--fix", help="Apply the safe fixes sc-audit can prove."),
+    diff: bool = typer.Option(False, "--diff", help="Show the safe fixes as a diff; change nothing."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the parse cache."),
     debug: bool = typer.Option(False, "--debug", help="Show a traceback on internal errors."),
 ) -> None:
     """Audit a deployment repository and report its problems."""
@@ -72,8 +88,29 @@ def check(
         config = load(path) if path.exists() else None
         if config is not None:
             config = config.override(select=_codes(select), ignore=_codes(ignore),
+                                     extend_select=_codes(extend_select),
                                      fail_on=fail_on.value if fail_on else None)
-        report = audit(path, config)
+        report = audit(path, config, cache=not no_cache)
+        if fix or diff:
+            from .fix import apply_fixes
+
+            patch = apply_fixes(report, write=fix)
+            if diff:
+                sys.stdout.write(patch)
+                raise typer.Exit(0)
+            report = audit(path, config, cache=not no_cache)  # what is left after the fixes
+        if write_baseline is not None:
+            from .baseline import write
+
+            count = write(report, write_baseline)
+            print(f"sc-audit: wrote {count} finding(s) to {write_baseline}", file=sys.stderr)
+            raise typer.Exit(0)
+        if baseline is not None:
+            from .baseline import apply
+
+            report = apply(report, baseline)
+    except typer.Exit:
+        raise
     except ConfigError as error:
         fail(f"{error}; fix the configuration")
     except FileNotFoundError:
@@ -84,24 +121,19 @@ def check(
         if debug:
             raise
         fail(f"internal error: {type(error).__name__}: {error} (run with --debug for a traceback)")
-    if output_format is Format.json:
-        from .report import json_format
+    from .report import render
 
-        sys.stdout.write(json_format.render(report) + "\n")
-    else:
-        from .report import text
-
-        text.render(report)
-    raise typer.Exit(1 if report.failed(config.fail_on) else 0)
+    render(output_format.value, report)
+    raise typer.Exit(1 if report.failed(report.config.fail_on) else 0)
 
 
 @app.command()
-def rules(output_format: Format = typer.Option(Format.text, "--format", help="Output format.")) -> None:
+def rules(output_format: ListFormat = typer.Option(ListFormat.text, "--format", help="Output format.")) -> None:
     """List the rule catalog."""
     from . import catalog
 
     entries = catalog.load().values()
-    if output_format is Format.json:
+    if output_format is ListFormat.json:
         import json
 
         print(json.dumps([{"code": r.code, "name": r.name, "severity": r.severity, "summary": r.summary}
@@ -121,6 +153,25 @@ def explain(code: str = typer.Argument(..., help="A rule code, e.g. SC501.")) ->
         fail(f"unknown rule {code!r}; `sc-audit rules` lists them")
     print(f"{rule.code} {rule.name} ({rule.severity})\n\n{rule.summary}\n\nWhy is this bad?\n{rule.why}\n\n"
           f"How to fix\n{rule.fix}")
+
+
+@app.command()
+def graph(
+    path: Path = typer.Argument(Path("."), help="The repository to draw."),
+    output_format: GraphFormat = typer.Option(GraphFormat.text, "--format", help="text, mermaid or dot."),
+) -> None:
+    """Draw the deployment: Nginx -> endpoint -> process -> app -> routes, deploy steps, findings."""
+    from .api import audit
+    from .config import ConfigError
+    from .graph import render_graph
+
+    try:
+        report = audit(path)
+    except FileNotFoundError:
+        fail(f"{path}: no such file or directory; give the path of the repository to draw")
+    except ConfigError as error:
+        fail(f"{error}; fix the configuration")
+    sys.stdout.write(render_graph(report, output_format.value))
 
 
 def main() -> None:

@@ -17,7 +17,11 @@ def finding_dict(finding) -> dict:
     }
 
 
-def render(report) -> str:
+def render(report, stream) -> None:
+    stream.write(document(report) + "\n")
+
+
+def document(report) -> str:
     counts = report.counts()
     document = {
         "version": 1,

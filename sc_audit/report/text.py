@@ -51,8 +51,7 @@ def use_colour(stream) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
-def render(report, stream=None) -> None:
-    stream = stream or sys.stdout
+def render(report, stream) -> None:
     if not use_colour(stream):
         stream.write("\n".join(text for text, _ in lines(report)) + "\n")
         return
