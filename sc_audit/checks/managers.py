@@ -169,8 +169,25 @@ def _many(value: object) -> bool:
     return False
 
 
+def _venv_evidence(model):
+    """Where the deployment shows it uses a virtualenv (`python3 -m venv`, `venv/bin/…`), if it does."""
+    for step in model.steps:
+        argv = step.command.argv
+        if any("venv/bin/" in word or word.endswith(("venv/bin/activate", "/activate")) for word in argv) or \
+                ("-m" in argv and any(w in ("venv", "virtualenv") for w in argv)):
+            return step.command.span
+    for process in model.processes:
+        if process.argv and "venv/bin/" in process.argv[0]:
+            return process.span
+    return None
+
+
 @check("SC205")
 def interpreter_missing(model, config, found):
+    """PM2's choice (lib/Common.js, resolveInterpreter): `interpreter`, else the extension map
+    (lib/API/interpreter.json: .py -> `python`, or `python3` when PATH has no `python`), else,
+    for a script without a known extension, `none` for a binary file and Node for a text one."""
+    venv = None
     for path, app in model.pm2_apps():
         script = app.get("script")
         located = app.fields.get("script")
@@ -179,13 +196,17 @@ def interpreter_missing(model, config, found):
         base = posixpath.basename(script)
         extension = posixpath.splitext(base)[1]
         if base in PYTHON_ENTRY_POINTS:
-            yield Finding("SC205", f"PM2 app `{app.name}` runs `{script}` with no `interpreter`: PM2 runs a script "
-                          "without a known extension with Node, which fails on the Python entry point with a "
-                          "SyntaxError and restarts it forever. Set `interpreter: 'none'` (the entry point's "
-                          "shebang picks the venv's Python) or `interpreter: '<venv>/bin/python'`.", located.span,
+            yield Finding("SC205", f"PM2 app `{app.name}` runs `{script}` with no `interpreter`: PM2 runs a text "
+                          "script without a known extension with Node, which fails on the Python entry point with a "
+                          "SyntaxError and restarts it forever. Set `interpreter: 'none'` (the entry point's shebang "
+                          "picks the venv's Python) or `interpreter: '<venv>/bin/python'`.", located.span,
                           (Related(app.span, "the PM2 app"),))
         elif extension == ".py":
+            venv = venv or _venv_evidence(model)
+            if venv is None:
+                continue  # dependencies may be installed for the system Python: nothing to say
             yield Finding("SC205", f"PM2 app `{app.name}` runs `{script}` with no `interpreter`: PM2 maps `.py` to "
-                          "the command `python`, which many hosts do not have (only `python3`) and which is never "
-                          "the project's venv: the app fails to start or runs without its dependencies. Set "
-                          "`interpreter` to the venv's Python.", located.span, (Related(app.span, "the PM2 app"),))
+                          "the system's `python` (or `python3`), never the project's virtualenv, so the app starts "
+                          "without the packages the deploy installs there and dies with ModuleNotFoundError. Set "
+                          "`interpreter` to the venv's Python (`/abs/path/venv/bin/python`).", located.span,
+                          (Related(app.span, "the PM2 app"), Related(venv, "the deploy uses a virtualenv here")))
