@@ -15,6 +15,7 @@ from . import commands as cmd
 from .facts import (
     GunicornConfigFacts,
     NginxFacts,
+    NginxServer,
     ParseError,
     Pm2App,
     Pm2Facts,
@@ -571,7 +572,9 @@ def _proxies(model: Deployment) -> list[Proxy]:
     proxies = []
     for path, facts in sorted(model.nginx_files.items()):
         upstreams = {u.name: u for u in facts.upstreams}
-        for server in facts.servers:
+        # a snippet file of bare `location` blocks is served by whichever server includes it
+        loose = NginxServer(span=Span(path, 1), locations=tuple(getattr(facts, "locations", ())))
+        for server in [*facts.servers, loose]:
             for location in server.locations:
                 if location.proxy_pass is None or not isinstance(location.proxy_pass.value, str):
                     continue
