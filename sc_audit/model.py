@@ -107,6 +107,7 @@ class Process:
     config_path: str | None = None  # the gunicorn config file it reads (repo-relative)
     wsgi: WsgiTarget | None = None
     binds: list[tuple[Endpoint, Span | None]] = field(default_factory=list)
+    binds_known: bool = True  # False when a bind is written but not statically known
     pm2: Pm2App | None = None  # the ecosystem entry, for PM2 processes
     pm2_path: str | None = None
     host_cwd: str | None = None  # the working directory on the host, when absolute and known
@@ -475,10 +476,9 @@ def _resolve_gunicorn(model: Deployment, process: Process) -> None:
     process.settings = settings
     target = settings.get("wsgi_app")
     if target is not None and isinstance(target.value, str) and target.span is not None:
-        config_dir = posixpath.dirname(config_path) if target.source == "config" and config_path else base
-        # a module is imported from the working directory (gunicorn puts cwd on sys.path)
+        # the module is imported from the working directory (gunicorn puts it on sys.path),
+        # also when the target is written in a config file elsewhere
         process.wsgi = WsgiTarget(target.value, target.span, base, target.source)
-        del config_dir
 
 
 def _number(value: object) -> object:
@@ -504,6 +504,10 @@ def _resolve_binds(model: Deployment, process: Process) -> None:
             for item in bind.value:
                 if isinstance(item, str):
                     _add_bind(process, item, bind.span)
+                else:
+                    process.binds_known = False
+        else:
+            process.binds_known = False
     elif launch.program in ("uvicorn", "flask"):
         if launch.port is not None and launch.host is not None:
             _add_bind(process, f"{launch.host}:{launch.port}", process.span)
@@ -533,6 +537,8 @@ def _add_bind(process: Process, text: str, span: Span | None) -> None:
     endpoint = parse_endpoint(str(text))
     if endpoint is not None:
         process.binds.append((endpoint, span))
+    else:
+        process.binds_known = False
 
 
 def _join(base: str | None, rel: str) -> str:
@@ -670,7 +676,6 @@ def routes_of(model: Deployment, module: PythonModuleFacts, app_name: str, depth
     for route in module.routes:
         if route.app == app_name and isinstance(route.path, str):
             found.append((route.path, route.span))
-    blueprints = {b.name: b for b in module.blueprints}
     for registration in module.registrations:
         if registration.app != app_name:
             continue
@@ -683,8 +688,6 @@ def routes_of(model: Deployment, module: PythonModuleFacts, app_name: str, depth
         for route in bp_module.routes:
             if route.app == bp.name and isinstance(route.path, str):
                 found.append((_join_url(prefix, route.path), route.span))
-    del blueprints
-    # factories: routes registered inside the function that builds the app
     return found
 
 

@@ -27,16 +27,32 @@ def app_behind(model, process):
         name = attr.split("(", 1)[0]
         if any(app.name == name and app.in_function is None for app in module.apps):
             return module, name
-        function = module.functions.get(name)
-        if function is not None and function.returns_app:
-            inner = [app for app in module.apps if app.in_function == name]
-            return (module, inner[0].name) if inner else (None, None)
-        return None, None
+        return _factory_app(model, module, name)
     if launch.program == "python" and launch.script:
         module = model.module_paths.get(posixpath.normpath(posixpath.join(process.cwd or "", launch.script)))
         if module is not None and module.runs:
             return module, module.runs[0].app
     return None, None
+
+
+def _factory_app(model, module, name: str, depth: int = 0):
+    """The app a name stands for: a factory's inner app, or `app = create_app()` with the
+    factory imported from another module (`from app import create_app`)."""
+    function = module.functions.get(name)
+    if function is not None and function.returns_app:
+        inner = [app for app in module.apps if app.in_function == name]
+        return (module, inner[0].name) if inner else (None, None)
+    callee = module.assigned_calls.get(name)
+    if callee is None or depth > 3:
+        return None, None
+    imported = module.imports.get(callee)
+    if imported is None:
+        return _factory_app(model, module, callee, depth + 1)
+    other = find_module(model, posixpath.dirname(module.path), imported.module.lstrip(".")) or \
+        model.modules.get(imported.module.lstrip("."))
+    if other is None:
+        return None, None
+    return _factory_app(model, other, imported.name or callee, depth + 1)
 
 
 def routes_complete(module) -> bool:

@@ -97,7 +97,7 @@ def _who(process) -> str:
 def _all_binds_known(model) -> bool:
     """Every process that may listen has known endpoints (else a target may be served by it)."""
     for process in model.processes:
-        if process.launch is None:
+        if process.launch is None or not process.binds_known:
             return False
         if not process.binds and process.launch.program in ("node", "npm", "python", "other", "uvicorn", "flask"):
             return False
