@@ -222,6 +222,10 @@ def _launch(argv: tuple[str, ...], env: dict, wrappers: tuple[str, ...]) -> Laun
             return None  # `python -m pytest`, `-m pip`: not a server
         if args and args[0].endswith(".py"):
             return Launch("python", argv, env, wrappers, script=args[0])
+        if args and basename(args[0]) == "gunicorn":  # PM2: interpreter venv/bin/python, script gunicorn
+            return Launch("gunicorn", argv, env, wrappers, gunicorn=parse_gunicorn_args(args[1:]))
+        if args and basename(args[0]) == "uvicorn":
+            return _uvicorn(argv, args[1:], env, wrappers)
         return None
     if name == "uvicorn":
         return _uvicorn(argv, argv[1:], env, wrappers)

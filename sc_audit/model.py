@@ -155,6 +155,24 @@ class Deployment:
     steps: list[Step] = field(default_factory=list)
     wsgi_targets: list[WsgiTarget] = field(default_factory=list)  # every target, deduplicated
     errors: list[ParseError] = field(default_factory=list)
+    # indexes built on first use (see `lookup`, `exists`), with the size they were built for
+    _tables: tuple | None = field(default=None, repr=False, compare=False)
+    _directories: tuple | None = field(default=None, repr=False, compare=False)
+
+    def lookup(self, table: str, keys) -> list[Process]:
+        """Processes by an index, in model order, so that joins over many processes stay linear.
+
+        Tables: "bind" (keys: Endpoints; the processes bound on their port or unix socket, the
+        only ones that can serve them), "pm2-name", "pm2-file" (the ecosystem file's name),
+        "unit" (systemd unit name), "script-span" (where a deploy step starts a server).
+        """
+        if self._tables is None or self._tables[0] != len(self.processes):
+            self._tables = (len(self.processes), _process_tables(self.processes))
+        index = self._tables[1][table]
+        if table == "bind":
+            keys = map(bind_key, keys)
+        positions = sorted({i for key in keys for i in index.get(key, ())})
+        return [self.processes[i] for i in positions]
 
     def pm2_apps(self):
         for path, facts in sorted(self.pm2_files.items()):
@@ -168,8 +186,41 @@ class Deployment:
         rel_path = posixpath.normpath(rel_path).lstrip("./") if rel_path not in ("", ".") else ""
         if rel_path in self.root_paths:
             return True
-        prefix = rel_path.rstrip("/") + "/"
-        return any(p.startswith(prefix) for p in self.root_paths)
+        if self._directories is None or self._directories[0] != len(self.root_paths):
+            self._directories = (len(self.root_paths), _parent_directories(self.root_paths))
+        return rel_path.rstrip("/") in self._directories[1]
+
+
+def bind_key(endpoint: Endpoint) -> object:
+    """What two endpoints must share for one to serve the other: the unix socket, else the port."""
+    return ("unix", endpoint.socket) if endpoint.socket is not None else endpoint.port
+
+
+def _process_tables(processes: list[Process]) -> dict[str, dict]:
+    tables: dict[str, dict] = {"bind": {}, "pm2-name": {}, "pm2-file": {}, "unit": {}, "script-span": {}}
+    for position, process in enumerate(processes):
+        keys = [("bind", bind_key(bound)) for bound, _ in process.binds]
+        if process.manager == "pm2":
+            keys.append(("pm2-name", process.name))
+            if process.pm2_path:
+                keys.append(("pm2-file", posixpath.basename(process.pm2_path)))
+        elif process.manager == "systemd":
+            keys.append(("unit", process.name))
+        elif process.manager == "script":
+            keys.append(("script-span", process.span))
+        for table, key in keys:
+            tables[table].setdefault(key, []).append(position)
+    return tables
+
+
+def _parent_directories(paths: set[str]) -> set[str]:
+    directories: set[str] = set()
+    for path in paths:
+        parent = posixpath.dirname(path)
+        while parent and parent not in directories:
+            directories.add(parent)
+            parent = posixpath.dirname(parent)
+    return directories
 
 
 # ---------------------------------------------------------------------------- building
@@ -215,8 +266,8 @@ def build(facts_by_path: dict[str, object], root_paths: set[str]) -> Deployment:
             for name, line_commands in facts.processes.items():
                 if line_commands:
                     model.processes.append(_command_process(model, name, "procfile", line_commands[-1], ""))
-    for step in model.steps:
-        process = _script_process(model, step)
+    for step, host_cwd in zip(model.steps, _working_directories(model.steps)):
+        process = _script_process(model, step, host_cwd)
         if process is not None:
             model.processes.append(process)
 
@@ -343,7 +394,29 @@ def _command_process(model: Deployment, name: str, manager: str, command: ShellC
 LONG_RUNNING = ("gunicorn", "uvicorn", "flask", "python", "node", "npm", "other")
 
 
-def _script_process(model: Deployment, step: Step) -> Process | None:
+def _working_directories(steps: list[Step]) -> list[str | None]:
+    """The host directory each step runs in, as far as earlier `cd /abs/dir` steps of the same
+    shell tell (None when unknown). A `cd` inside `$(…)` or a subshell is not followed."""
+    current: dict[tuple, str | None] = {}
+    result = []
+    for step in steps:
+        command = step.command
+        shell = (command.span.path, command.context.kind, command.context.span)
+        here = current.get(shell)
+        result.append(here)
+        argv, _, _ = cmd.strip_wrappers(command.argv)
+        if argv and argv[0] == "cd" and not command.in_substitution:
+            target = argv[1] if len(argv) > 1 else None
+            if target is None or any(command.dynamic) or target == "-":
+                current[shell] = None
+            elif target.startswith("/"):
+                current[shell] = posixpath.normpath(target)
+            else:
+                current[shell] = posixpath.normpath(posixpath.join(here, target)) if here else None
+    return result
+
+
+def _script_process(model: Deployment, step: Step, host_cwd: str | None) -> Process | None:
     """A server started by a deploy step itself, outside any process manager."""
     launch = step.meaning
     if not isinstance(launch, cmd.Launch):
@@ -355,11 +428,9 @@ def _script_process(model: Deployment, step: Step) -> Process | None:
         return None
     if step.source == "workflow" and not command.context.remote:
         return None  # a server a CI job starts for its own tests
-    cwd = None if command.context.remote else ""
     return Process(name=" ".join([posixpath.basename(launch.argv[0]), *launch.argv[1:2]]), manager="script",
-                   span=command.span,
-                   argv=launch.argv, launch=launch, cwd=cwd if cwd is not None else "",
-                   env=dict(launch.env))
+                   span=command.span, argv=launch.argv, launch=launch,
+                   cwd=repo_dir(model, host_cwd, "") if host_cwd else "", env=dict(launch.env), host_cwd=host_cwd)
 
 
 # ---------------------------------------------------------------------------- as the OS shows it
@@ -420,8 +491,9 @@ def _pm2_exec(process: Process, guess: int) -> tuple[tuple[str, ...], str]:
         absolute = posixpath.join(procview.PLACEHOLDERS[guess], "bin", script)  # found on PATH
     shown = (*argv[:index], absolute, *argv[index + 1:])
     if posixpath.basename(interpreter) in ("node", "nodejs"):
-        # process.title = 'node ' + script; Node's title setter renames comm too
-        return ("node", absolute), f"node {absolute}"[:procview.COMM_LENGTH]
+        # ProcessContainerFork.js: process.title = 'node ' + script, one argument that also
+        # renames comm (seen live, tests/live)
+        return (f"node {absolute}",), f"node {absolute}"[:procview.COMM_LENGTH]
     return shown, procview.comm_of(interpreter)
 
 

@@ -23,6 +23,9 @@ from . import commands as cmd
 
 COMM_LENGTH = 15
 PLACEHOLDERS = ("/srv/unknown-a", "/opt/elsewhere-b")  # two guesses for an unknown directory
+# two guesses for a venv's shebang interpreter: `python3 -m venv` writes bin/python3, a venv made
+# by `python -m venv` or pip's own launcher may name bin/python (seen live, tests/live)
+SHEBANG_PYTHONS = ("python3", "python")
 WORLDS = ("plain", "setproctitle")
 
 
@@ -33,6 +36,7 @@ class View:
     role: str  # "main" (the process a manager starts; Gunicorn's master) or "worker"
     world: str  # "plain" | "setproctitle"
     guess: int  # which placeholder filled unknown directories (0 or 1)
+    argv0: str = ""  # the first NUL-separated argument (a rewritten title is one argument)
 
 
 def comm_of(path: str) -> str:
@@ -51,12 +55,13 @@ def exec_views(argv: tuple[str, ...], cwd: str | None, guess: int) -> tuple[str,
     if cmd.is_python(name) or name in ("node", "nodejs", "bash", "sh"):
         return argv
     # an entry point script (gunicorn, uvicorn, a venv bin/ file) runs through its shebang
+    python = SHEBANG_PYTHONS[guess]
     if "/" in program:
         absolute = program if program.startswith("/") else posixpath.join(_dir(cwd, guess), program)
-        interpreter = posixpath.join(posixpath.dirname(posixpath.normpath(absolute)), "python3")
+        interpreter = posixpath.join(posixpath.dirname(posixpath.normpath(absolute)), python)
         return (interpreter, program, *argv[1:])
     found = posixpath.join(PLACEHOLDERS[guess], "bin", program)
-    return (posixpath.join(PLACEHOLDERS[guess], "bin", "python3"), found, *argv[1:])
+    return (posixpath.join(PLACEHOLDERS[guess], "bin", python), found, *argv[1:])
 
 
 def _dir(cwd: str | None, guess: int) -> str:
@@ -69,16 +74,17 @@ def process_views(exec_argv_by_guess: list[tuple[str, ...]], comm_by_guess: list
     views: list[View] = []
     for guess, (argv, comm) in enumerate(zip(exec_argv_by_guess, comm_by_guess)):
         cmdline = " ".join(argv)
-        views.append(View(cmdline, comm[:COMM_LENGTH], "main", "plain", guess))
+        first = argv[0] if argv else ""
+        views.append(View(cmdline, comm[:COMM_LENGTH], "main", "plain", guess, first))
         if gunicorn_title is None:
             continue
         if has_workers:
-            views.append(View(cmdline, comm[:COMM_LENGTH], "worker", "plain", guess))
+            views.append(View(cmdline, comm[:COMM_LENGTH], "worker", "plain", guess, first))
         master = f"gunicorn: master [{gunicorn_title}]"
         worker = f"gunicorn: worker [{gunicorn_title}]"
-        views.append(View(master, master[:COMM_LENGTH], "main", "setproctitle", guess))
+        views.append(View(master, master[:COMM_LENGTH], "main", "setproctitle", guess, master))
         if has_workers:
-            views.append(View(worker, worker[:COMM_LENGTH], "worker", "setproctitle", guess))
+            views.append(View(worker, worker[:COMM_LENGTH], "worker", "setproctitle", guess, worker))
     return views
 
 
@@ -112,8 +118,7 @@ def kill_matches(kill: cmd.KillCommand, view: View) -> bool | None:
     if kill.pattern is None:
         return None
     if kill.tool == "killall":
-        # killall NAME compares the name (or, for a script, the script's name) exactly
-        return view.comm == kill.pattern[:COMM_LENGTH] or _script_name(view) == kill.pattern
+        return _killall_matches(kill.pattern, view)
     regex = compile_pattern(kill.pattern, kill.exact, kill.ignore_case)
     if regex is None:
         return None
@@ -121,11 +126,15 @@ def kill_matches(kill: cmd.KillCommand, view: View) -> bool | None:
     return regex.search(subject) is not None
 
 
-def _script_name(view: View) -> str | None:
-    words = view.cmdline.split()
-    if len(words) >= 2 and (cmd.is_python(words[0]) or posixpath.basename(words[0]) in ("node", "bash", "sh")):
-        return posixpath.basename(words[1])
-    return None
+def _killall_matches(name: str, view: View) -> bool | None:
+    """psmisc killall (killall.c): a NAME with `/` is compared with /proc/PID/exe, which we do
+    not model; a name of a process whose comm fills all 15 characters is compared with the
+    base name of its first argument; otherwise with comm, exactly."""
+    if "/" in name:
+        return None
+    if len(view.comm) == COMM_LENGTH:
+        return posixpath.basename(view.argv0) == name
+    return view.comm == name
 
 
 def pattern_matches_text(kill: cmd.KillCommand, text: str) -> bool:
