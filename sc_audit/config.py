@@ -70,7 +70,9 @@ def _read(path: Path) -> dict:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
         match = re.search(r"line (\d+)", str(error))
-        raise ConfigError(f"{path}:{match.group(1) if match else 1}: invalid TOML: {error}") from None
+        # no line in the message: the error is "at end of document"
+        line = match.group(1) if match else max(1, len(path.read_text(encoding="utf-8").splitlines()))
+        raise ConfigError(f"{path}:{line}: invalid TOML: {error}") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}:1: cannot read: {error}") from None
 
@@ -92,7 +94,7 @@ def from_table(table: dict, path: Path) -> Config:
     text = path.read_text(encoding="utf-8")
 
     def error(key: str, message: str) -> ConfigError:
-        return ConfigError(f"{path}:{_line_of(text, key)}: {message}")
+        return ConfigError(f"{path}:{_line_of(text, key, path.name == 'pyproject.toml')}: {message}")
 
     config = Config(source=str(path))
     for key, value in table.items():
@@ -159,9 +161,21 @@ def _mib(value, error) -> int:
     raise error(f"expected a memory size like \"1G\" or \"512M\", got {value!r}")
 
 
-def _line_of(text: str, key: str) -> int:
+def _line_of(text: str, key: str, pyproject: bool = False) -> int:
+    """The line that sets `key` (or opens a `[….key]` table), looking only inside sc-audit's tables:
+    in a pyproject.toml, `select` in `[tool.ruff]` is not ours."""
+    assignment = re.compile(rf"""^["']?{re.escape(key)}["']?\s*[=.]""")
+    table = ""
     for number, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip().strip('"')
-        if stripped.startswith(key) or stripped.startswith(f'"{key}"') or f"[tool.sc-audit.{key}]" in line:
+        stripped = line.strip()
+        header = re.match(r"^\[\[?([^\]]+)\]", stripped)
+        if header:
+            table = re.sub(r"""\s|["']""", "", header.group(1))
+            if not pyproject or table.startswith("tool.sc-audit."):
+                if table.rsplit(".", 1)[-1] == key:
+                    return number
+            continue
+        ours = not pyproject or table == "tool.sc-audit" or table.startswith("tool.sc-audit.")
+        if ours and assignment.match(stripped):
             return number
     return 1

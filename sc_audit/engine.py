@@ -1,10 +1,13 @@
-"""Run every enabled check over the model; fill names and severities from the catalog."""
+"""Run every enabled check over the model; fill names and severities from the catalog; apply
+per-file ignores and inline suppressions; last, report the suppressions that suppressed nothing."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 
-from . import catalog
+from . import catalog, suppress
+from .catalog import Rule
 from .checks import load_all
 from .config import Config
 from .discover import Discovery
@@ -14,15 +17,32 @@ from .model import Deployment
 
 def run_checks(model: Deployment, config: Config, found: Discovery) -> list[Finding]:
     rules = catalog.load()
+    checks = load_all()
     findings: list[Finding] = []
-    for code, function in sorted(load_all().items()):
-        if not config.enabled(code):
-            continue
-        rule = rules[code]
-        severity = config.severity.get(code, rule.severity)
-        for finding in function(model, config, found):
-            if config.ignored_in(code, finding.span.path):
-                continue
-            findings.append(dataclasses.replace(finding, name=rule.name, severity=severity))
+    for code, function in sorted(checks.items()):
+        if code != suppress.UNUSED and config.enabled(code):
+            findings += _finish(function(model, config, found), rules[code], config)
+
+    suppressions = suppress.collect(found.files, rules)
+    findings, unused = suppress.apply(
+        findings, suppressions, rule_codes=rules,
+        judged=lambda code, path: config.enabled(code) and not config.ignored_in(code, path))
+    if config.enabled(suppress.UNUSED):
+        late = _finish(checks[suppress.UNUSED](model, config, found, unused), rules[suppress.UNUSED], config)
+        findings += suppress.apply(late, suppressions)[0]  # `ignore[SC003]` works like any other code
+
     unique = {(f.rule, f.span, f.message): f for f in findings}
     return sorted(unique.values(), key=Finding.sort_key)
+
+
+def _finish(findings: Iterable[Finding], rule: Rule, config: Config) -> list[Finding]:
+    """Name and severity from the catalog and the config; drop what per-file-ignores ignores."""
+    severity = severity_of(rule, config)
+    return [dataclasses.replace(finding, name=rule.name, severity=severity)
+            for finding in findings if not config.ignored_in(rule.code, finding.span.path)]
+
+
+def severity_of(rule: Rule, config: Config) -> str:
+    """The configured severity of a rule: the longest matching code or prefix wins (`SC4`, `SC401`)."""
+    matching = [prefix for prefix in config.severity if rule.code.startswith(prefix)]
+    return config.severity[max(matching, key=len)] if matching else rule.severity

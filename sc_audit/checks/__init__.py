@@ -20,6 +20,7 @@ def check(code: str):
 
 
 def load_all() -> dict[str, Callable]:
-    from . import capacity, health, inputs, kills, managers, ports, wsgi  # noqa: F401  (registration happens on import)
+    # registration happens on import
+    from . import capacity, health, inputs, kills, managers, ports, suppressions, wsgi  # noqa: F401
 
     return CHECKS
