@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import shlex
 from dataclasses import dataclass
 
 from .. import commands as cmd
@@ -42,18 +43,18 @@ def kills(model):
         argv = step.command.argv
         if isinstance(meaning, cmd.KillCommand) and meaning.tool in ("pkill", "killall") and meaning.pattern:
             if not _dynamic_pattern(step, meaning):
-                yield Kill(step, meaning, " ".join(argv))
+                yield Kill(step, meaning, shlex.join(argv))
         elif isinstance(meaning, cmd.KillCommand) and meaning.tool == "pgrep" and meaning.pattern:
             feeds = step.command.pipe_to or ()
             if "kill" in feeds or (feeds and cmd.basename(feeds[0]) == "xargs" and "kill" in feeds):
                 if not _dynamic_pattern(step, meaning):
-                    yield Kill(step, meaning, " ".join(argv) + " | " + " ".join(feeds))
+                    yield Kill(step, meaning, shlex.join(argv) + " | " + shlex.join(feeds))
         program, _, _ = cmd.strip_wrappers(argv)
         if program and cmd.basename(program[0]) == "kill":
             for inner in step.command.substitutions:
                 meaning = cmd.interpret(inner)
                 if isinstance(meaning, cmd.KillCommand) and meaning.tool == "pgrep" and meaning.pattern:
-                    yield Kill(step, meaning, f"kill $({' '.join(inner)})")
+                    yield Kill(step, meaning, f"kill $({shlex.join(inner)})")
 
 
 def _dynamic_pattern(step, meaning) -> bool:
@@ -134,7 +135,9 @@ def _worlds(process) -> list[str]:
 def _shown(process) -> str:
     plain = next((v for v in process.views if v.world == "plain" and v.role == "main"), None)
     titled = next((v for v in process.views if v.world == "setproctitle" and v.role == "main"), None)
-    text = f"`{plain.cmdline}` (name `{plain.comm}`)" if plain else "?"
+    names = {v.comm for v in process.views if v.world == "plain" and v.role == "main"}
+    name = f"name `{plain.comm}`" if plain and len(names) == 1 else "its name depends on the directory"
+    text = f"`{plain.cmdline}` ({name})" if plain else "?"
     if titled:
         text += f", or `{titled.cmdline}` when setproctitle is installed"
     for placeholder in PLACEHOLDERS:
