@@ -65,7 +65,8 @@ def fail(message: str) -> None:
 
 @app.command()
 def check(
-    path: Path = typer.Argument(Path("."), help="The repository (or one file) to audit."),
+    path: Path = typer.Argument(Path("."), readable=False,  # unreadable: our one-line error, not click's box
+                                help="The repository (or one file) to audit."),
     output_format: Format = typer.Option(Format.text, "--format", help="Output format."),
     select: Optional[List[str]] = typer.Option(None, help="Only these codes or prefixes (comma-separated)."),
     ignore: Optional[List[str]] = typer.Option(None, help="Skip these codes or prefixes (comma-separated)."),

@@ -159,7 +159,7 @@ def _sync_timeout(process) -> int | None:
 @check("SC403")
 def proxy_timeout_short(model, config, found):
     for proxy in model.proxies:
-        for process in model.processes:
+        for process in model.lookup("bind", proxy.endpoints):
             if process.launch is None or process.launch.gunicorn is None:
                 continue
             if not any(serves(bound, target) for bound, _ in process.binds for target in proxy.endpoints):

@@ -88,7 +88,8 @@ def processes_at(model, endpoints, certain: bool = True):
     """Processes listening at one of the endpoints. With certain=False, also those bound on
     the right port at an address we do not know (a Node app that reads PORT)."""
     wanted = (True,) if certain else (True, None)
-    return [p for p in model.processes if any(serves(b, e) in wanted for b, _ in p.binds for e in endpoints)]
+    return [p for p in model.lookup("bind", endpoints)
+            if any(serves(b, e) in wanted for b, _ in p.binds for e in endpoints)]
 
 
 @check("SC601")
@@ -118,23 +119,26 @@ def restarted(model, step):
     """The processes a deploy step (re)starts."""
     meaning = step.meaning
     if isinstance(meaning, cmd.Pm2Command) and meaning.action in RESTART_ACTIONS:
-        pm2 = [p for p in model.processes if p.manager == "pm2"]
         chosen = []
         for target in meaning.targets:
             if target == "all":
-                chosen += pm2
+                chosen += [p for p in model.processes if p.manager == "pm2"]
             elif target.endswith((".js", ".cjs", ".mjs", ".json", ".yml", ".yaml")):
-                in_file = [p for p in pm2 if p.pm2_path and posixpath.basename(p.pm2_path) == posixpath.basename(target)]
-                chosen += [p for p in in_file if not meaning.only or p.name in meaning.only]
+                file_name = posixpath.basename(target)
+                if meaning.only:
+                    chosen += [p for p in model.lookup("pm2-name", meaning.only)
+                               if posixpath.basename(p.pm2_path) == file_name]
+                else:
+                    chosen += model.lookup("pm2-file", [file_name])
             else:
-                chosen += [p for p in pm2 if p.name == target]
+                chosen += model.lookup("pm2-name", [target])
         return chosen
     if isinstance(meaning, cmd.ServiceCommand) and meaning.action in ("restart", "start", "reload", "try-restart",
                                                                       "reload-or-restart"):
         units = {u if u.endswith(".service") else f"{u}.service" for u in meaning.units}
-        return [p for p in model.processes if p.manager == "systemd" and p.name in units]
+        return model.lookup("unit", units)
     if isinstance(meaning, cmd.Launch):
-        return [p for p in model.processes if p.manager == "script" and p.span == step.command.span]
+        return model.lookup("script-span", [step.command.span])
     return []
 
 

@@ -6,7 +6,7 @@ import ipaddress
 
 from .. import commands as cmd
 from ..findings import Finding, Related
-from ..model import Endpoint, host_endpoints
+from ..model import Endpoint, bind_key, host_endpoints
 from . import check
 
 WILDCARDS = ("0.0.0.0", "::", "")
@@ -74,19 +74,23 @@ def is_local(endpoint: Endpoint) -> bool:
 
 @check("SC301")
 def port_collision(model, config, found):
-    bound = [(p, e, s) for p in model.processes for e, s in p.binds]
-    for i, (first, a, span_a) in enumerate(bound):
-        for second, b, span_b in bound[i + 1:]:
-            if first is second or overlaps(a, b) is not True:
-                continue
-            if {first.manager, second.manager} == {"pm2", "systemd"}:
-                continue  # one app under two managers: SC203 says it, with the better fix
-            where = span_b or second.span
-            yield Finding("SC301", f"`{_who(second)}` binds {b}, which `{_who(first)}` also binds ({a}): whichever "
-                          "starts second fails with 'Address already in use' (Gunicorn retries, then exits) and its "
-                          "manager restarts it in a loop, while the first keeps answering — possibly with old code. "
-                          "Give each process its own port, or stop the old one before starting the new.",
-                          where, (Related(span_a or first.span, f"`{_who(first)}` binds {a} here"),))
+    by_key: dict = {}
+    for p in model.processes:
+        for e, s in p.binds:
+            by_key.setdefault(bind_key(e), []).append((p, e, s))
+    for bound in by_key.values():  # only binds on one port (or socket) can overlap: no pairwise scan
+        for i, (first, a, span_a) in enumerate(bound):
+            for second, b, span_b in bound[i + 1:]:
+                if first is second or overlaps(a, b) is not True:
+                    continue
+                if {first.manager, second.manager} == {"pm2", "systemd"}:
+                    continue  # one app under two managers: SC203 says it, with the better fix
+                where = span_b or second.span
+                yield Finding("SC301", f"`{_who(second)}` binds {b}, which `{_who(first)}` also binds ({a}): whichever "
+                              "starts second fails with 'Address already in use' (Gunicorn retries, then exits) and its "
+                              "manager restarts it in a loop, while the first keeps answering — possibly with old code. "
+                              "Give each process its own port, or stop the old one before starting the new.",
+                              where, (Related(span_a or first.span, f"`{_who(first)}` binds {a} here"),))
 
 
 def _who(process) -> str:
@@ -105,7 +109,7 @@ def _all_binds_known(model) -> bool:
 
 
 def _served(model, endpoints) -> bool | None:
-    results = [serves(b, e) for p in model.processes for b, _ in p.binds for e in endpoints]
+    results = [serves(b, e) for p in model.lookup("bind", endpoints) for b, _ in p.binds for e in endpoints]
     if any(r is True for r in results):
         return True
     if any(r is None for r in results):
@@ -162,7 +166,7 @@ def upstream_unbound(model, config, found):
 def backend_exposed(model, config, found):
     reported = set()
     for proxy in model.proxies:
-        for process in model.processes:
+        for process in model.lookup("bind", proxy.endpoints):
             for bound, span in process.binds:
                 if bound.host not in WILDCARDS or bound.socket is not None:
                     continue
