@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import posixpath
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import source as kinds
 from .config import Config
-from .discover import Discovery, Skipped, discover
+from .discover import Discovery, Skipped, discover, read_limited
 from .findings import SEVERITY_RANK, Finding
 from .model import Deployment, build
 from .parsing import include_reader, parse_file
-from .source import SourceFile, decode, looks_binary
+from .source import SourceFile, decode
 
 
 @dataclass(slots=True)
@@ -29,7 +30,7 @@ class Report:
     @property
     def unreadable(self) -> int:
         """Files that could not be read at all, or only in part (SC001)."""
-        return len({f.span.path for f in self.findings if f.rule == "SC001"}) + len(self.skipped)
+        return len({f.span.path for f in self.findings if f.rule == "SC001"} | {s.path for s in self.skipped})
 
     def counts(self) -> dict[str, int]:
         counts = {"error": 0, "warning": 0, "info": 0}
@@ -42,12 +43,14 @@ class Report:
         return any(SEVERITY_RANK[f.severity] >= threshold for f in self.findings)
 
 
-def audit(path: str | Path, config: Config | None = None, cache: bool = True) -> Report:
+def audit(path: str | Path, config: Config | None = None, cache: bool = False) -> Report:
     """Audit the deployment repository at `path` (a directory, or a single file).
 
     Without `config`, the settings come from the root's pyproject.toml / sc-audit.toml.
     Raises FileNotFoundError for a missing path and config.ConfigError for a bad config file.
-    `cache=False` neither reads nor writes the parse cache.
+    `cache=True` reads and writes the parse cache (`.sc-audit-cache/` under the root, see
+    cache.py), as the CLI does; the default neither reads nor writes it, so that a library call
+    leaves the audited tree as it found it.
     """
     root = Path(path)
     if not root.exists():
@@ -58,25 +61,27 @@ def audit(path: str | Path, config: Config | None = None, cache: bool = True) ->
         config = load(root)
     if root.is_file():
         found = _single_file(root)
+        target = f"file:{root.name}"
         root = root.parent
     else:
         found = discover(root, tuple(config.exclude))
+        target = "tree"
     files_by_path = {f.path: f for f in found.files}
     read_include = include_reader(found.root, files_by_path)
 
+    store = None
+    if cache:
+        from .cache import open_cache
+
+        store = open_cache(found.root, target)
     facts_by_path: dict[str, object] = {}
     internal_errors: list[tuple[str, str]] = []
-    for src in found.files:
-        facts, error = parse_file(src, read_include)
-        facts_by_path[src.path] = facts
-        if error:
-            internal_errors.append((src.path, error))
-    for src in _referenced_files(found, facts_by_path):
-        facts, error = parse_file(src, read_include)
-        facts_by_path[src.path] = facts
-        found.files.append(src)
-        if error:
-            internal_errors.append((src.path, error))
+    _parse_all(found.files, read_include, store, facts_by_path, internal_errors)
+    extra = _referenced_files(found, facts_by_path)
+    _parse_all(extra, read_include, store, facts_by_path, internal_errors)
+    found.files.extend(extra)
+    if store is not None:
+        store.save()
 
     model = build(facts_by_path, found.all_paths)
     from .engine import run_checks
@@ -87,6 +92,102 @@ def audit(path: str | Path, config: Config | None = None, cache: bool = True) ->
                   config=config)
 
 
+# Python files (libcst) take ~10 ms each to parse, everything else ~0.5 ms: with this many
+# Python files to parse, worker processes pay for their start (benchmarks/README.md).
+PARALLEL_MIN_PYTHON_FILES = 40
+LIBCST_KINDS = (kinds.PYTHON_APP, kinds.GUNICORN_CONFIG)
+
+
+def _parse_all(files: list[SourceFile], read_include, store, facts_by_path: dict[str, object],
+               internal_errors: list[tuple[str, str]]) -> None:
+    """Parse each file once: from the cache when it has not changed, else with its parser
+    (Python files in worker processes when there are enough of them)."""
+    results: dict[str, object] = {}
+    misses = []
+    for src in files:
+        facts = store.get(src, read_include) if store is not None else None
+        if facts is None:
+            misses.append(src)
+        else:
+            results[src.path] = facts
+    heavy = [src for src in misses if src.kind in LIBCST_KINDS]
+    pending = _start_workers(heavy) if len(heavy) >= PARALLEL_MIN_PYTHON_FILES else None
+    for src in misses:
+        if pending is not None and src.kind in LIBCST_KINDS:
+            continue
+        recorder = store.recorder(read_include) if store is not None else read_include
+        facts, error = parse_file(src, recorder)
+        results[src.path] = facts
+        if error:
+            internal_errors.append((src.path, error))
+        elif store is not None:
+            store.put(src, facts, recorder.lookups)
+    if pending is not None:
+        for src, (facts, error, blob) in zip(heavy, _collect(pending)):
+            results[src.path] = facts
+            if error:
+                internal_errors.append((src.path, error))
+            elif store is not None:
+                store.put(src, facts, blob=blob)
+    for src in files:  # in discovery order, whatever finished first
+        facts_by_path[src.path] = results[src.path]
+
+
+def _start_workers(files: list[SourceFile]):
+    """Parse `files` in a pool of forked processes; None when there is no second core, no fork,
+    or other threads (forking a threaded process can deadlock it)."""
+    import multiprocessing
+    import os
+    import threading
+
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 1
+    if cpus < 2 or sys.platform != "linux" or threading.active_count() > 1 \
+            or "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    from concurrent.futures import ProcessPoolExecutor
+
+    import libcst.metadata  # noqa: F401 - imported once here, the forked workers inherit it (~0.3 s each)
+
+    workers = min(cpus, 4)
+    size = max(1, len(files) // (workers * 4))
+    chunks = [files[i:i + size] for i in range(0, len(files), size)]
+    try:
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        return pool, [pool.submit(_parse_chunk, chunk) for chunk in chunks], files
+    except OSError:  # no processes to be had: parse here
+        return None
+
+
+def _collect(pending) -> list[tuple[object, str | None, bytes | None]]:
+    """(facts, error, pickled facts) of each file, in order."""
+    import pickle
+
+    pool, futures, files = pending
+    results = []
+    try:
+        for future in futures:
+            results.extend((pickle.loads(blob), error, blob) for blob, error in future.result())
+    except Exception:  # a worker died (killed, out of memory): parse here what it had
+        results = [(*parse_file(src), None) for src in files]
+    finally:
+        pool.shutdown(cancel_futures=True)
+    return results
+
+
+def _parse_chunk(files: list[SourceFile]) -> list[tuple[bytes, str | None]]:
+    """In a worker: the facts come back pickled, as the parse cache stores them (pickled once)."""
+    import pickle
+
+    results = []
+    for src in files:
+        facts, error = parse_file(src)
+        results.append((pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL), error))
+    return results
+
+
 def _single_file(path: Path) -> Discovery:
     from .discover import kind_by_content, kind_by_name
 
@@ -94,9 +195,9 @@ def _single_file(path: Path) -> Discovery:
     result = Discovery(root=root)
     rel = path.name
     result.all_paths.add(rel)
-    data = path.read_bytes()
-    if looks_binary(data):
-        result.skipped.append(Skipped(rel, "binary"))
+    path.open("rb").close()  # the file given cannot be read: PermissionError, for the caller to say
+    data = read_limited(root, rel, result)  # too large or binary: skipped, and said
+    if data is None:
         return result
     text, encoding = decode(data)
     kind = kind_by_name(rel) or kind_by_content(rel, text)
@@ -138,11 +239,8 @@ def _referenced_files(found: Discovery, facts_by_path: dict[str, object]) -> lis
     for rel, kind in sorted(wanted.items()):
         if rel in facts_by_path or rel not in found.all_paths or not rel.endswith(".py"):
             continue
-        try:
-            data = (found.root / rel).read_bytes()
-        except OSError:
-            continue
-        if looks_binary(data):
+        data = read_limited(found.root, rel, found)  # never a FIFO (it would block), never 50 MB
+        if data is None:
             continue
         text, encoding = decode(data)
         extra.append(SourceFile(rel, kind, text, encoding))

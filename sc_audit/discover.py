@@ -44,6 +44,13 @@ class Discovery:
     # every regular file path seen (relative, "/"), classified or not: SC002 asks "is it in the repo?"
     all_paths: set[str] = field(default_factory=set)
     truncated: bool = False  # stopped after MAX_FILES
+    skipped_paths: set[str] = field(default_factory=set, repr=False)
+
+    def skip(self, rel: str, reason: str) -> None:
+        """Say once why a file is not read, however many times it is asked for."""
+        if rel not in self.skipped_paths:
+            self.skipped_paths.add(rel)
+            self.skipped.append(Skipped(rel, reason))
 
 
 def discover(root: Path, exclude: tuple[str, ...] = ()) -> Discovery:
@@ -53,7 +60,7 @@ def discover(root: Path, exclude: tuple[str, ...] = ()) -> Discovery:
         kind = kind_by_name(rel)
         if kind is None and not _maybe_by_content(rel):
             continue
-        data = _read(root, rel, result)
+        data = read_limited(root, rel, result)
         if data is None:
             continue
         text, encoding = decode(data)
@@ -73,18 +80,27 @@ def _walk(root: Path, exclude: tuple[str, ...], result: Discovery):
         try:
             entries = sorted(os.scandir(root / rel_dir if rel_dir else root), key=lambda e: e.name)
         except OSError as error:
-            result.skipped.append(Skipped(rel_dir or ".", f"unreadable: {error.strerror}"))
+            if not rel_dir and isinstance(error, PermissionError):
+                raise  # the root itself: the caller says so in one line (exit 2)
+            result.skip(rel_dir or ".", f"unreadable: {error.strerror}")
             continue
         subdirs = []
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             if _excluded(rel, exclude):
                 continue
+            if not _valid_name(entry.name):  # no report could name it safely
+                result.skip(_display_name(rel), "its name is not valid UTF-8 or holds control characters; "
+                                                "rename it")
+                continue
             try:
                 if entry.is_symlink():
                     # a link is followed only when it stays inside the root
                     target = Path(os.path.realpath(entry.path))
                     if not target.is_relative_to(root) or not target.exists():
+                        if kind_by_name(rel) is not None:  # a deployment file that is not read: say so
+                            result.skip(rel, "a symbolic link out of the root" if target.exists()
+                                        else "a dangling (or looping) symbolic link")
                         continue
                     if target.is_dir():
                         continue  # linked directories are not walked: no loops, no double counting
@@ -97,10 +113,26 @@ def _walk(root: Path, exclude: tuple[str, ...], result: Discovery):
             count += 1
             if count > MAX_FILES:
                 result.truncated = True
+                result.skip(rel, f"not read, nor anything after it: the tree has more than {MAX_FILES} files")
                 return
             result.all_paths.add(rel)
             yield rel
         stack.extend(reversed(subdirs))
+
+
+def _valid_name(name: str) -> bool:
+    """UTF-8 (os.scandir gives surrogate escapes for other bytes) without a newline, an ESC or a
+    bidi override, which would break line-based output or restyle a terminal."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return name.isprintable()
+
+
+def _display_name(rel: str) -> str:
+    text = rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
 
 
 def _excluded(rel: str, patterns: tuple[str, ...]) -> bool:
@@ -109,23 +141,27 @@ def _excluded(rel: str, patterns: tuple[str, ...]) -> bool:
                for p in patterns)
 
 
-def _read(root: Path, rel: str, result: Discovery) -> bytes | None:
+def read_limited(root: Path, rel: str, result: Discovery) -> bytes | None:
+    """The bytes of a regular text file within the size limit; else None, and `result.skipped` says why.
+    Never blocks: a FIFO or a device is not opened."""
+    if rel in result.skipped_paths:
+        return None
     path = root / rel
     try:
         info = os.stat(path)
         if not stat.S_ISREG(info.st_mode):
-            result.skipped.append(Skipped(rel, "not a regular file"))
+            result.skip(rel, "not a regular file")
             return None
         if info.st_size > MAX_FILE_BYTES:
-            result.skipped.append(Skipped(rel, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB"))
+            result.skip(rel, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
             return None
         with open(path, "rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as error:
-        result.skipped.append(Skipped(rel, f"unreadable: {error.strerror or error}"))
+        result.skip(rel, f"unreadable: {error.strerror or error}")
         return None
     if looks_binary(data):
-        result.skipped.append(Skipped(rel, "binary"))
+        result.skip(rel, "binary")
         return None
     return data
 

@@ -254,6 +254,7 @@ def build(facts_by_path: dict[str, object], root_paths: set[str]) -> Deployment:
             for snippet_commands in getattr(facts, "snippet_commands", ()):
                 for command in snippet_commands:
                     model.steps.append(Step(command, cmd.interpret(command.argv), "pm2"))
+    _cap(model, model.steps, MAX_STEPS, "deploy commands", lambda step: step.command.span)
 
     for path, facts in sorted(model.pm2_files.items()):
         for app in facts.apps:
@@ -270,6 +271,7 @@ def build(facts_by_path: dict[str, object], root_paths: set[str]) -> Deployment:
         process = _script_process(model, step, host_cwd)
         if process is not None:
             model.processes.append(process)
+    _cap(model, model.processes, MAX_PROCESSES, "processes", lambda process: process.span)
 
     for process in model.processes:
         _resolve_gunicorn(model, process)
@@ -277,7 +279,23 @@ def build(facts_by_path: dict[str, object], root_paths: set[str]) -> Deployment:
         process.views = _views(process)
     _collect_targets(model)
     model.proxies = _proxies(model)
+    _cap(model, model.proxies, MAX_PROXIES, "proxied locations", lambda proxy: proxy.span)
     return model
+
+
+# Bounded work on hostile input: checks pair processes with each other, with proxies and with deploy
+# steps. Real deployments have tens of each (docs/limits.md); past a cap the rest is not checked, and
+# an SC001 says so.
+MAX_PROCESSES = 100
+MAX_PROXIES = 1000
+MAX_STEPS = 2000
+
+
+def _cap(model: Deployment, items: list, limit: int, what: str, span_of) -> None:
+    if len(items) > limit:
+        model.errors.append(ParseError(f"more than {limit} {what} in the deployment: the rest are not checked",
+                                       span_of(items[limit])))
+        del items[limit:]
 
 
 def _pm2_process(model: Deployment, path: str, app: Pm2App) -> Process:

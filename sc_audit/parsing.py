@@ -7,6 +7,7 @@ import posixpath
 from pathlib import Path
 
 from . import source as kinds
+from .discover import MAX_FILE_BYTES
 from .facts import ParseError
 from .source import SourceFile, decode, looks_binary
 from .span import Span
@@ -95,10 +96,11 @@ def include_reader(root: Path, files_by_path: dict[str, SourceFile]):
                     found.append(SourceFile(rel, kinds.NGINX, known.text, known.encoding))
                     continue
                 try:
-                    data = real.read_bytes()[: 2 * 1024 * 1024]
+                    with open(real, "rb") as handle:  # a regular file (is_file above): never blocks
+                        data = handle.read(MAX_FILE_BYTES + 1)
                 except OSError:
                     continue
-                if looks_binary(data):
+                if len(data) > MAX_FILE_BYTES or looks_binary(data):
                     continue
                 text, encoding = decode(data)
                 found.append(SourceFile(rel, kinds.NGINX, text, encoding))

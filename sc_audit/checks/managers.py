@@ -62,7 +62,7 @@ def pm2_app_undefined(model, config, found):
             if name in defined:
                 continue
             yield Finding("SC201", f"`pm2 {meaning.action}` names the app `{name}`, which no ecosystem file defines "
-                          f"({files} define {listing}): PM2 answers \"Process or Namespace {name} not found\" and the "
+                          f"({files} {'defines' if len(model.pm2_files) == 1 else 'define'} {listing}): PM2 answers \"Process or Namespace {name} not found\" and the "
                           "new code never runs. Add the app to the ecosystem file, or use its real name.",
                           step.command.span)
 
@@ -187,7 +187,7 @@ def interpreter_missing(model, config, found):
     """PM2's choice (lib/Common.js, resolveInterpreter): `interpreter`, else the extension map
     (lib/API/interpreter.json: .py -> `python`, or `python3` when PATH has no `python`), else,
     for a script without a known extension, `none` for a binary file and Node for a text one."""
-    venv = None
+    venv = ...  # not looked for yet: once per audit, not once per app
     for path, app in model.pm2_apps():
         script = app.get("script")
         located = app.fields.get("script")
@@ -202,7 +202,7 @@ def interpreter_missing(model, config, found):
                           "picks the venv's Python) or `interpreter: '<venv>/bin/python'`.", located.span,
                           (Related(app.span, "the PM2 app"),))
         elif extension == ".py":
-            venv = venv or _venv_evidence(model)
+            venv = _venv_evidence(model) if venv is ... else venv
             if venv is None:
                 continue  # dependencies may be installed for the system Python: nothing to say
             yield Finding("SC205", f"PM2 app `{app.name}` runs `{script}` with no `interpreter`: PM2 maps `.py` to "

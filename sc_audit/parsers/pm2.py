@@ -808,33 +808,39 @@ class _JsEval:
     }
 
 
-def _reads_env(node) -> bool:
+def _reads_env(node, depth: int = 0) -> bool:
     """`process.env.X`, `process.env['X']`, `process.env.X?.trim()`, `parseInt(process.env.X)`,
-    or a `||`/`??` chain of those: a value that comes from the environment."""
-    if node is None:
+    or a `||`/`??` chain of those: a value that comes from the environment. Past MAX_DEPTH (a
+    5,000-long `a.b.c…` chain): not known to, so no RecursionError and no quadratic work."""
+    if node is None or depth > MAX_DEPTH:
         return False
     if node.type in ("member_expression", "subscript_expression"):
         obj = node.child_by_field_name("object")
-        return obj is not None and ("".join(_text(obj).split()) == "process.env" or _reads_env(obj))
+        return obj is not None and (_is_process_env(obj) or _reads_env(obj, depth + 1))
     if node.type == "call_expression":
         function = node.child_by_field_name("function")
         arguments = node.child_by_field_name("arguments")
         if function is None:
             return False
         if function.type == "member_expression":  # process.env.X.trim()
-            return _reads_env(function.child_by_field_name("object"))
+            return _reads_env(function.child_by_field_name("object"), depth + 1)
         args = _named(arguments) if arguments is not None else []
         converts = _text(function) in ("parseInt", "parseFloat", "Number", "String")
-        return converts and bool(args) and _reads_env(args[0])
+        return converts and bool(args) and _reads_env(args[0], depth + 1)
     if node.type == "parenthesized_expression":
         inner = _named(node)
-        return bool(inner) and _reads_env(inner[-1])
+        return bool(inner) and _reads_env(inner[-1], depth + 1)
     if node.type == "binary_expression":
         operator = node.child_by_field_name("operator")
         if operator is not None and _text(operator) in ("||", "??"):
             left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
-            return _reads_env(left) and _reads_env(right)
+            return _reads_env(left, depth + 1) and _reads_env(right, depth + 1)
     return False
+
+
+def _is_process_env(node) -> bool:
+    """`process.env`, however spaced; a long node is not (its text is not built)."""
+    return node.end_byte - node.start_byte <= 200 and "".join(_text(node).split()) == "process.env"
 
 
 _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0", "\n": ""}

@@ -32,6 +32,12 @@ MAX_DEPTH = 100
 # logical line looks able to nest deeply.
 MAX_TOKENS_PER_LINE = 1000
 
+# libcst takes ~30 µs per syntax node (2 MiB of `m\n` would take a minute): a bigger file is
+# refused, which bounds a Python file to a few seconds. Real modules stay far below (a 10,000-line
+# module has ~100,000 nodes).
+MAX_NODES = 200_000
+MAX_TOKENS = 3 * MAX_NODES  # the same bound where CPython refused the file and libcst gets a go
+
 # Values bigger than this are not built (no "x" * 10**9).
 MAX_SIZE = 100_000
 MAX_INT_BITS = 100_000
@@ -142,9 +148,11 @@ def precheck(text: str) -> Problem | None:
         return Problem(exc.lineno or 1, max(exc.offset or 1, 1), f"syntax error: {exc.msg}", retry)
     except Exception as exc:  # ValueError and the like
         return Problem(1, 1, f"could not parse: {exc}")
-    deep_line = _too_deep_line(tree)
+    deep_line, nodes = _shape(tree)
     if deep_line:
         return Problem(deep_line, 1, f"expression nested more than {MAX_DEPTH} levels deep")
+    if nodes > MAX_NODES:
+        return Problem(1, 1, f"too large to read: more than {MAX_NODES:,} syntax nodes")
     return None
 
 
@@ -154,27 +162,32 @@ def _position_problem(text: str, index: int, message: str) -> Problem:
     return Problem(line, column, message)
 
 
-def _too_deep_line(tree: ast.AST) -> int:
-    """Line of the first node deeper than MAX_DEPTH, else 0 (iterative walk)."""
+def _shape(tree: ast.AST) -> tuple[int, int]:
+    """(line of the first node deeper than MAX_DEPTH, else 0; number of nodes), iteratively."""
     stack = [(tree, 1, 1)]
     children = ast.iter_child_nodes
+    nodes = 0
     while stack:
         node, depth, line = stack.pop()
+        nodes += 1
         line = getattr(node, "lineno", line)
         if depth > MAX_DEPTH:
-            return line
+            return line, nodes
         for child in children(node):
             stack.append((child, depth + 1, line))
-    return 0
+    return 0, nodes
 
 
 def _tokens_look_shallow(text: str) -> bool:
     import tokenize
 
-    depth = count = 0
+    depth = count = total = 0
     try:
         for token in tokenize.generate_tokens(io.StringIO(text).readline):
             count += 1
+            total += 1
+            if total > MAX_TOKENS:
+                return False
             if token.type == tokenize.OP:
                 if token.string in "([{":
                     depth += 1

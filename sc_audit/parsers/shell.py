@@ -55,6 +55,11 @@ REDIRECTS = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect
 
 ASSIGNMENT = re.compile(r"[A-Za-z_]\w*=")
 GH_EXPRESSION = re.compile(rb"\$\{\{[^\n]*?\}\}")
+# tree-sitter-bash 0.25 reads out of bounds, and crashes the process (SIGSEGV on Linux), on a
+# character beyond U+FFFF after a `{` (tree-sitter/tree-sitter-bash#337). It parses a stand-in of
+# the same byte length: two `é`, word characters like any other non-ASCII letter.
+ASTRAL_CHARACTER = re.compile(rb"[\xf0-\xf7][\x80-\xbf]{3}")
+ASTRAL_STAND_IN = "éé".encode()
 
 # `cmd <<EOF; then` (or `; do`, `;`): valid bash that tree-sitter-bash cannot parse
 HEREDOC_THEN = re.compile(r"<<(-?)[ \t]*(['\"]?)([A-Za-z_][\w.-]*)\2([ \t]*;[ \t]*(then|do)?)[ \t]*$")
@@ -334,6 +339,8 @@ class _Snippet:
 
     def _parse_bytes(self) -> bytes:
         data = self.data.replace(b"\0", b" ")  # tree-sitter stops reading at NUL
+        if not self.ascii:  # same length: every byte offset stays true, and text comes from self.data
+            data = ASTRAL_CHARACTER.sub(ASTRAL_STAND_IN, data)
         if self.gh:
             self.masks = [m.span() for m in GH_EXPRESSION.finditer(data)]
             # same length, so every byte offset and column stays true
