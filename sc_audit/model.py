@@ -157,6 +157,7 @@ class Deployment:
     errors: list[ParseError] = field(default_factory=list)
     # indexes built on first use (see `lookup`, `exists`), with the size they were built for
     _tables: tuple | None = field(default=None, repr=False, compare=False)
+    memo: dict = field(default_factory=dict, repr=False)  # per-audit results of joins, by key
     _directories: tuple | None = field(default=None, repr=False, compare=False)
 
     def lookup(self, table: str, keys) -> list[Process]:
@@ -183,7 +184,7 @@ class Deployment:
         return {app.name for _, app in self.pm2_apps() if isinstance(app.name, str)}
 
     def exists(self, rel_path: str) -> bool:
-        rel_path = posixpath.normpath(rel_path).lstrip("./") if rel_path not in ("", ".") else ""
+        rel_path = posixpath.normpath(rel_path).removeprefix("./") if rel_path not in ("", ".") else ""
         if rel_path in self.root_paths:
             return True
         if self._directories is None or self._directories[0] != len(self.root_paths):
@@ -255,6 +256,7 @@ def build(facts_by_path: dict[str, object], root_paths: set[str]) -> Deployment:
                 for command in snippet_commands:
                     model.steps.append(Step(command, cmd.interpret(command.argv), "pm2"))
     _cap(model, model.steps, MAX_STEPS, "deploy commands", lambda step: step.command.span)
+    _cap_kills(model)
 
     for path, facts in sorted(model.pm2_files.items()):
         for app in facts.apps:
@@ -283,12 +285,25 @@ def build(facts_by_path: dict[str, object], root_paths: set[str]) -> Deployment:
     return model
 
 
-# Bounded work on hostile input: checks pair processes with each other, with proxies and with deploy
-# steps. Real deployments have tens of each (docs/limits.md); past a cap the rest is not checked, and
-# an SC001 says so.
-MAX_PROCESSES = 100
-MAX_PROXIES = 1000
-MAX_STEPS = 2000
+# Bounded work on hostile input. The joins between processes, proxies and steps are indexed
+# (linear); what stays a product is each kill pattern matched against every process's views, so
+# kills have a cap of their own. Real deployments have tens of each and a 1,000-service monorepo
+# stays under every cap (docs/limits.md); past a cap the rest is not checked, and an SC001 says so.
+MAX_PROCESSES = 1500
+MAX_PROXIES = 2000
+MAX_STEPS = 20000
+MAX_KILLS = 200
+
+
+def _cap_kills(model: Deployment) -> None:
+    kills = [i for i, step in enumerate(model.steps) if isinstance(step.meaning, cmd.KillCommand)]
+    if len(kills) <= MAX_KILLS:
+        return
+    first_dropped = model.steps[kills[MAX_KILLS]]
+    model.errors.append(ParseError(f"more than {MAX_KILLS} kill commands in the deployment: the rest are not "
+                                   "checked", first_dropped.command.span))
+    dropped = set(kills[MAX_KILLS:])
+    model.steps[:] = [step for i, step in enumerate(model.steps) if i not in dropped]
 
 
 def _cap(model: Deployment, items: list, limit: int, what: str, span_of) -> None:
@@ -336,8 +351,8 @@ def pm2_argv(app: Pm2App) -> tuple[str, ...]:
     else:
         args_list = []
     interpreter = app.get("interpreter", app.get("exec_interpreter"))
-    if isinstance(interpreter, Unknown):
-        return ()
+    if isinstance(interpreter, Unknown) or not isinstance(interpreter, (str, type(None))):
+        return ()  # `interpreter: false` or a number: PM2's schema check decides, not us
     interpreter_args = app.get("interpreter_args", app.get("node_args"))
     extra = split_words(interpreter_args) if isinstance(interpreter_args, str) else []
     if interpreter is None:

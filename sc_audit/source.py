@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import functools
 from dataclasses import dataclass
 
 # Kinds of input. Discovery assigns one per file; parsers are chosen by it.
@@ -26,8 +27,14 @@ class SourceFile:
     encoding: str = "utf-8"
 
     def line(self, number: int) -> str:
-        lines = self.text.split("\n")
+        lines = _lines(self.text)
         return lines[number - 1] if 0 < number <= len(lines) else ""
+
+
+@functools.lru_cache(maxsize=64)
+def _lines(text: str) -> tuple[str, ...]:
+    """Split once per file, not once per finding (5,000 findings on a 2 MiB file: 10 GB of splitting)."""
+    return tuple(text.split("\n"))
 
 
 FALLBACK_ENCODINGS = ("cp949", "euc-kr", "latin-1")

@@ -413,9 +413,9 @@ def test_hostile_model_sizes_are_capped(tmp_path):
     })
     measured = measured_audit(root, timeout=600)
     assert measured["sc001"] == [
-        "cannot read this file: more than 100 processes in the deployment: the rest are not checked",
-        "cannot read this file: more than 1000 proxied locations in the deployment: the rest are not checked",
-        "cannot read this file: more than 2000 deploy commands in the deployment: the rest are not checked",
+        "cannot read this file: more than 1500 processes in the deployment: the rest are not checked",
+        "cannot read this file: more than 200 kill commands in the deployment: the rest are not checked",
+        "cannot read this file: more than 2000 proxied locations in the deployment: the rest are not checked",
     ]
     assert measured["cpu"] < (60 if SLOW else 30), measured
 

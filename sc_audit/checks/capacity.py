@@ -158,23 +158,27 @@ def _sync_timeout(process) -> int | None:
 
 @check("SC403")
 def proxy_timeout_short(model, config, found):
+    from .health import processes_at
+
+    longest: dict = {}  # upstream endpoints -> (timeout, process) of the slowest Gunicorn behind them
     for proxy in model.proxies:
-        for process in model.lookup("bind", proxy.endpoints):
-            if process.launch is None or process.launch.gunicorn is None:
-                continue
-            if not any(serves(bound, target) for bound, _ in process.binds for target in proxy.endpoints):
-                continue
-            timeout = _sync_timeout(process)
-            if timeout is None or proxy.read_timeout >= timeout:
-                continue
-            setting = process.settings.get("timeout")
-            origin = "Nginx's default" if proxy.read_timeout_span is None else "proxy_read_timeout"
-            related = (Related(setting.span, f"Gunicorn allows {timeout} s here"),) if setting and setting.span else ()
-            yield Finding("SC403", f"Nginx waits {proxy.read_timeout:g} s ({origin}) for `{proxy.location}`, but "
-                          f"Gunicorn `{process.name}` lets a request run {timeout} s: a request slower than "
-                          f"{proxy.read_timeout:g} s gets 504 Gateway Timeout while the worker keeps working on it. "
-                          f"Set `proxy_read_timeout {timeout + 10}s;` in this location (or make the work "
-                          "asynchronous).", proxy.read_timeout_span or proxy.span, related)
+        if proxy.endpoints not in longest:
+            behind = [(t, p) for p in processes_at(model, proxy.endpoints)
+                      if p.launch is not None and p.launch.gunicorn is not None
+                      for t in [_sync_timeout(p)] if t is not None]
+            longest[proxy.endpoints] = max(behind, key=lambda item: item[0], default=None)
+        slowest = longest[proxy.endpoints]
+        if slowest is None or proxy.read_timeout >= slowest[0]:
+            continue
+        timeout, process = slowest
+        setting = process.settings.get("timeout")
+        origin = "Nginx's default" if proxy.read_timeout_span is None else "proxy_read_timeout"
+        related = (Related(setting.span, f"Gunicorn allows {timeout} s here"),) if setting and setting.span else ()
+        yield Finding("SC403", f"Nginx waits {proxy.read_timeout:g} s ({origin}) for `{proxy.location}`, but "
+                      f"Gunicorn `{process.name}` lets a request run {timeout} s: a request slower than "
+                      f"{proxy.read_timeout:g} s gets 504 Gateway Timeout while the worker keeps working on it. "
+                      f"Set `proxy_read_timeout {timeout + 10}s;` in this location (or make the work "
+                      "asynchronous).", proxy.read_timeout_span or proxy.span, related)
 
 
 @check("SC404")

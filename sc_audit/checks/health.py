@@ -84,18 +84,25 @@ def routed(routes, path: str) -> bool:
     return any(route_regex(rule).match(path) for rule, _ in routes)
 
 
-def processes_at(model, endpoints, certain: bool = True):
-    """Processes listening at one of the endpoints. With certain=False, also those bound on
-    the right port at an address we do not know (a Node app that reads PORT)."""
-    wanted = (True,) if certain else (True, None)
-    return [p for p in model.lookup("bind", endpoints)
-            if any(serves(b, e) in wanted for b, _ in p.binds for e in endpoints)]
+def processes_at(model, endpoints, certain: bool = True, limit: int | None = None) -> list:
+    """Processes listening at one of the endpoints, in model order (the first `limit`). With
+    certain=False, also those bound on the right port at an address we do not know (a Node
+    app that reads PORT). Memoized per audit: many checks ask for the same endpoints."""
+    key = ("processes_at", tuple(endpoints), certain)
+    found = model.memo.get(key)
+    if found is None:
+        wanted = (True,) if certain else (True, None)
+        found = [p for p in model.lookup("bind", endpoints)
+                 if any(serves(b, e) in wanted for b, _ in p.binds for e in endpoints)]
+        model.memo[key] = found
+    return found if limit is None else found[:limit]
 
 
 @check("SC601")
 def health_route_missing(model, config, found):
     for step, endpoints, path in health_requests(model):
-        for process in processes_at(model, endpoints):
+        # one process answers a port (several binding it is SC301's business): the first one
+        for process in processes_at(model, endpoints, limit=1):
             module, app_name = app_behind(model, process)
             if module is None or not routes_complete(module):
                 continue

@@ -94,22 +94,21 @@ def _signature(process) -> tuple | None:
 
 @check("SC203")
 def dual_managed(model, config, found):
-    managed = [p for p in model.processes if p.manager in ("pm2", "systemd")]
-    reported = set()
-    for i, first in enumerate(managed):
-        for second in managed[i + 1:]:
-            if first.manager == second.manager:
+    units_by_signature: dict = {}
+    units_by_bind: dict = {}
+    for unit in (p for p in model.processes if p.manager == "systemd"):
+        if _signature(unit) is not None:
+            units_by_signature.setdefault(_signature(unit), []).append(unit)
+        for bound, _ in unit.binds:
+            units_by_bind.setdefault(bound, []).append(unit)
+    for pm2 in (p for p in model.processes if p.manager == "pm2"):
+        reported = set()
+        same_command = units_by_signature.get(_signature(pm2), []) if _signature(pm2) is not None else []
+        same_port = [u for bound, _ in pm2.binds for u in units_by_bind.get(bound, [])]
+        for unit, what in [*((u, "the same command") for u in same_command), *((u, "the same port") for u in same_port)]:
+            if id(unit) in reported:
                 continue
-            same_command = _signature(first) is not None and _signature(first) == _signature(second)
-            same_port = any(a == b for a, _ in first.binds for b, _ in second.binds)
-            if not (same_command or same_port):
-                continue
-            pm2, unit = (first, second) if first.manager == "pm2" else (second, first)
-            key = (pm2.span, unit.span)
-            if key in reported:
-                continue
-            reported.add(key)
-            what = "the same command" if same_command else "the same port"
+            reported.add(id(unit))
             yield Finding("SC203", f"PM2 app `{pm2.name}` and systemd unit `{unit.name}` run {what}: both "
                           "managers start it, the second copy fails with 'Address already in use' and is restarted "
                           "forever, and a restart through one manager leaves the other's copy running. Keep one "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 
 from .. import commands as cmd
 from ..findings import Finding, Related
@@ -12,6 +13,7 @@ from . import check
 WILDCARDS = ("0.0.0.0", "::", "")
 
 
+@lru_cache(maxsize=4096)
 def _family(host: str) -> int | None:
     try:
         return ipaddress.ip_address(host.strip("[]")).version
@@ -19,10 +21,12 @@ def _family(host: str) -> int | None:
         return 4 if host == "localhost" else None
 
 
+@lru_cache(maxsize=4096)
 def _normal(host: str) -> str:
     return "127.0.0.1" if host == "localhost" else host.strip("[]")
 
 
+@lru_cache(maxsize=4096)
 def overlaps(a: Endpoint, b: Endpoint) -> bool | None:
     """Whether two bound endpoints conflict (None: cannot tell, an address is unknown).
 
@@ -44,6 +48,7 @@ def overlaps(a: Endpoint, b: Endpoint) -> bool | None:
     return False
 
 
+@lru_cache(maxsize=4096)
 def serves(bound: Endpoint, target: Endpoint) -> bool | None:
     """Whether a process bound at `bound` accepts a connection to `target` (None: cannot tell)."""
     if bound.socket is not None or target.socket is not None:
@@ -60,6 +65,7 @@ def serves(bound: Endpoint, target: Endpoint) -> bool | None:
     return False
 
 
+@lru_cache(maxsize=4096)
 def is_local(endpoint: Endpoint) -> bool:
     if endpoint.socket is not None:
         return True
@@ -74,23 +80,67 @@ def is_local(endpoint: Endpoint) -> bool:
 
 @check("SC301")
 def port_collision(model, config, found):
+    """Each bind against the first earlier bind it overlaps: one finding per late process, so
+    that many processes on one port give n findings, not n²."""
     by_key: dict = {}
     for p in model.processes:
         for e, s in p.binds:
             by_key.setdefault(bind_key(e), []).append((p, e, s))
-    for bound in by_key.values():  # only binds on one port (or socket) can overlap: no pairwise scan
-        for i, (first, a, span_a) in enumerate(bound):
-            for second, b, span_b in bound[i + 1:]:
-                if first is second or overlaps(a, b) is not True:
-                    continue
-                if {first.manager, second.manager} == {"pm2", "systemd"}:
-                    continue  # one app under two managers: SC203 says it, with the better fix
-                where = span_b or second.span
-                yield Finding("SC301", f"`{_who(second)}` binds {b}, which `{_who(first)}` also binds ({a}): whichever "
-                              "starts second fails with 'Address already in use' (Gunicorn retries, then exits) and its "
-                              "manager restarts it in a loop, while the first keeps answering — possibly with old code. "
-                              "Give each process its own port, or stop the old one before starting the new.",
-                              where, (Related(span_a or first.span, f"`{_who(first)}` binds {a} here"),))
+    for bound in by_key.values():  # only binds on one port (or socket) can overlap
+        earlier = _EarlierBinds()
+        for second, b, span_b in bound:
+            found_first = earlier.first_overlap(second, b)
+            earlier.add(second, b, span_b)
+            if found_first is None:
+                continue
+            first, a, span_a = found_first
+            if {first.manager, second.manager} == {"pm2", "systemd"}:
+                continue  # one app under two managers: SC203 says it, with the better fix
+            yield Finding("SC301", f"`{_who(second)}` binds {b}, which `{_who(first)}` also binds ({a}): whichever "
+                          "starts second fails with 'Address already in use' (Gunicorn retries, then exits) and its "
+                          "manager restarts it in a loop, while the first keeps answering — possibly with old code. "
+                          "Give each process its own port, or stop the old one before starting the new.",
+                          span_b or second.span, (Related(span_a or first.span, f"`{_who(first)}` binds {a} here"),))
+
+
+class _EarlierBinds:
+    """The binds seen so far on one port, indexed so that a new bind finds the first earlier
+    bind it overlaps without a scan: same address, a wildcard, or (for a wildcard) anything."""
+
+    def __init__(self) -> None:
+        self.by_address: dict[str, tuple] = {}  # address or socket -> its first (order, process, endpoint, span)
+        self.first_any: tuple | None = None
+        self.first_ipv4: tuple | None = None
+        self.count = 0
+
+    @staticmethod
+    def _address(endpoint: Endpoint) -> str | None:
+        if endpoint.socket is not None:
+            return endpoint.socket
+        return None if endpoint.host is None else _normal(endpoint.host)
+
+    def add(self, process, endpoint: Endpoint, span) -> None:
+        address = self._address(endpoint)
+        if address is None:
+            return  # an unknown address overlaps nothing for sure
+        entry = (self.count, process, endpoint, span)
+        self.count += 1
+        self.by_address.setdefault(address, entry)
+        self.first_any = self.first_any or entry
+        if endpoint.socket is None and _family(address) == 4:
+            self.first_ipv4 = self.first_ipv4 or entry
+
+    def first_overlap(self, process, endpoint: Endpoint) -> tuple | None:
+        address = self._address(endpoint)
+        if address is None:
+            return None
+        candidates = [self.by_address.get(address), self.by_address.get("::"), self.by_address.get("0.0.0.0")]
+        if address == "::":
+            candidates.append(self.first_any)
+        elif address == "0.0.0.0":
+            candidates.append(self.first_ipv4)
+        hits = [c for c in candidates if c is not None and c[1] is not process and overlaps(c[2], endpoint) is True]
+        return min(hits, key=lambda c: c[0])[1:] if hits else None
 
 
 def _who(process) -> str:
@@ -109,10 +159,14 @@ def _all_binds_known(model) -> bool:
 
 
 def _served(model, endpoints) -> bool | None:
-    results = [serves(b, e) for p in model.lookup("bind", endpoints) for b, _ in p.binds for e in endpoints]
-    if any(r is True for r in results):
-        return True
-    if any(r is None for r in results):
+    results = set()
+    for process in model.lookup("bind", endpoints):
+        for bound, _ in process.binds:
+            for endpoint in endpoints:
+                results.add(serves(bound, endpoint))
+                if True in results:
+                    return True
+    if None in results:
         return None
     return False
 
@@ -164,20 +218,29 @@ def upstream_unbound(model, config, found):
 
 @check("SC303")
 def backend_exposed(model, config, found):
+    from .health import processes_at
+
     reported = set()
-    for proxy in model.proxies:
-        for process in model.lookup("bind", proxy.endpoints):
+    for proxy in _one_per_target(model.proxies):
+        local = [e for e in proxy.endpoints if is_local(e)]
+        for process in processes_at(model, local):
             for bound, span in process.binds:
-                if bound.host not in WILDCARDS or bound.socket is not None:
+                if bound.host not in WILDCARDS or bound.socket is not None or (id(process), bound) in reported:
                     continue
-                if not any(serves(bound, e) for e in proxy.endpoints if is_local(e)):
+                if not any(serves(bound, e) for e in local):
                     continue
-                key = (id(process), str(bound))
-                if key in reported:
-                    continue
-                reported.add(key)
+                reported.add((id(process), bound))
                 host = "[::]" if bound.host == "::" else bound.host
                 yield Finding("SC303", f"`{_who(process)}` listens on {host}:{bound.port}, all interfaces, while Nginx "
                               f"proxies to it: anyone who can reach the host's port {bound.port} bypasses Nginx (its "
                               "TLS, limits, auth and logging). Bind 127.0.0.1 (or a unix socket) instead.",
                               span or process.span, (Related(proxy.span, "Nginx proxies here"),))
+
+
+def _one_per_target(proxies):
+    """The first proxy of each set of upstream endpoints (the rest reach the same processes)."""
+    seen = set()
+    for proxy in proxies:
+        if proxy.endpoints not in seen:
+            seen.add(proxy.endpoints)
+            yield proxy
