@@ -24,21 +24,33 @@ def parse_file(src: SourceFile, read_include=None) -> tuple[object, str | None]:
         return _failed(src, f"internal error while reading this file ({text})"), text
 
 
-# kind -> the parser module (imported on first use: most runs need few of them)
-PARSERS = {
-    kinds.PYTHON_APP: "python_app", kinds.GUNICORN_CONFIG: "gunicorn_conf", kinds.PM2: "pm2",
-    kinds.NGINX: "nginx", kinds.SHELL: "shell", kinds.WORKFLOW: "workflow", kinds.SYSTEMD: "systemd",
-    kinds.PROCFILE: "procfile",
-}
-
-
 def _dispatch(src: SourceFile, read_include):
-    import importlib
-
-    module = importlib.import_module(f".parsers.{PARSERS[src.kind]}", __package__)
-    if src.kind == kinds.NGINX:
-        return module.parse(src, read_include=read_include)
-    return module.parse(src)
+    kind = src.kind
+    if kind == kinds.PYTHON_APP:
+        from .parsers import python_app
+        return python_app.parse(src)
+    if kind == kinds.GUNICORN_CONFIG:
+        from .parsers import gunicorn_conf
+        return gunicorn_conf.parse(src)
+    if kind == kinds.PM2:
+        from .parsers import pm2
+        return pm2.parse(src)
+    if kind == kinds.NGINX:
+        from .parsers import nginx
+        return nginx.parse(src, read_include=read_include)
+    if kind == kinds.SHELL:
+        from .parsers import shell
+        return shell.parse(src)
+    if kind == kinds.WORKFLOW:
+        from .parsers import workflow
+        return workflow.parse(src)
+    if kind == kinds.SYSTEMD:
+        from .parsers import systemd
+        return systemd.parse(src)
+    if kind == kinds.PROCFILE:
+        from .parsers import procfile
+        return procfile.parse(src)
+    raise ValueError(f"no parser for kind {kind!r}")
 
 
 class _Failed:
