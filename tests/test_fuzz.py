@@ -281,6 +281,14 @@ def test_characters_beyond_the_bmp_keep_their_place_in_shell(tmp_path):
     assert (by_program["pm2"].span.line, by_program["pm2"].span.column) == (2, 25)  # in characters
 
 
+def test_a_file_of_bad_lines_is_one_finding(tmp_path):
+    """The fuzzer's slowest audit: 7,000 lines that are not `name: command`, once 7,000 findings whose
+    every source line split the whole file again."""
+    report = audited(tmp_path, {"Procfile": "web: gunicorn app:app\n" + "ker\n" * 7000})
+    assert messages(report) == [("Procfile", 2, "cannot read this file: not a `name: command` line: 'ker' "
+                                                "(and 6999 more lines)")]
+
+
 def test_crlf_shell_lines_stay_in_place(tmp_path):
     report = audited(tmp_path, {"deploy.sh": b"#!/bin/sh\r\necho one\r\n\r\npm2 restart nope\r\n"})
     assert step_lines(report, "pm2") == [4]

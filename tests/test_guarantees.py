@@ -381,7 +381,7 @@ def many_small_files(root: Path, count: int) -> None:
 def test_many_small_files(tmp_path, count):
     many_small_files(tmp_path / "repo", count)
     measured = measured_audit(tmp_path / "repo", timeout=600)
-    # docs/limits.md: ~6 s and ~90 MiB for 100,000 files (41,000 of them deployment files)
+    # docs/limits.md: ~4 s and ~55 MiB for 100,000 files
     cpu_bound, memory_bound = (60, 400) if count > 10_000 else (20, 200)
     assert measured["cpu"] < cpu_bound and measured["rss_mib"] < memory_bound, measured
     assert measured["files"] > count // 20
