@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +24,22 @@ def write_repo(root: Path, files: dict[str, str]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text.lstrip("\n"), encoding="utf-8")
     return root
+
+
+def run_cli(*args, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
+    """`python -m sc_audit ARGS` as a user runs it: a subprocess, its own exit code and output."""
+    return subprocess.run([sys.executable, "-m", "sc_audit", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=120)
+
+
+def copy_plan(tmp_path) -> Path:
+    """A copy of the SignalCraft plan that a test may change."""
+    return Path(shutil.copytree(SIGNALCRAFT / "plan", tmp_path / "plan"))
+
+
+@pytest.fixture
+def plan(tmp_path) -> Path:
+    return copy_plan(tmp_path)
 
 
 def codes_at(report) -> set[tuple[str, str, int]]:

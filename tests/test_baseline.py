@@ -1,10 +1,6 @@
 """Baselines: `--write-baseline` records today's findings, `--baseline` reports only new ones."""
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 
 import pytest
 
@@ -13,19 +9,10 @@ from sc_audit.config import ConfigError
 from sc_audit.findings import Finding
 from sc_audit.span import Span
 
-from conftest import SIGNALCRAFT, write_repo
+from conftest import run_cli, write_repo
 
 
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "sc_audit", *args], capture_output=True, text=True,
-                          env=dict(os.environ), timeout=120)
-
-
-@pytest.fixture
-def plan(tmp_path):
-    root = tmp_path / "plan"
-    shutil.copytree(SIGNALCRAFT / "plan", root)
-    return root
+run = run_cli
 
 
 def insert_lines(path, before_line, lines):

@@ -1,16 +1,13 @@
 """The command line, run as a user runs it (a subprocess)."""
 
 import json
-import os
 import subprocess
 import sys
 
-from conftest import SIGNALCRAFT
+from conftest import SIGNALCRAFT, run_cli
 
 
-def run(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "sc_audit", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=120)
+run = run_cli
 
 
 def test_check_plan_prints_grouped_findings_and_fails():

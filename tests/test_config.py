@@ -1,31 +1,18 @@
 """Configuration files: every key, where they are found, bad input, and the command line on top."""
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 
 import pytest
 
 from sc_audit import audit
 from sc_audit.config import Config, ConfigError, load
 
-from conftest import SIGNALCRAFT
+from conftest import SIGNALCRAFT, run_cli
 
 PLAN_RULES = {"SC002", "SC101", "SC201", "SC202", "SC401", "SC403", "SC501", "SC503", "SC602"}
 
 
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "sc_audit", *args], capture_output=True, text=True,
-                          env=dict(os.environ), timeout=120)
-
-
-@pytest.fixture
-def plan(tmp_path):
-    root = tmp_path / "plan"
-    shutil.copytree(SIGNALCRAFT / "plan", root)
-    return root
+run = run_cli
 
 
 def configured(root, text, name="sc-audit.toml"):

@@ -5,19 +5,17 @@ import io
 import json
 import shutil
 import subprocess
-import sys
 
 import pytest
 
-from conftest import SIGNALCRAFT, codes_at, write_repo
+from conftest import SIGNALCRAFT, codes_at, run_cli, write_repo
 from sc_audit import audit
 from sc_audit.fix import apply_fixes
 
 PLAN = SIGNALCRAFT / "plan"
 
 
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "sc_audit", *args], capture_output=True, text=True, timeout=120)
+run = run_cli
 
 
 def snapshot(root) -> dict[str, bytes]:

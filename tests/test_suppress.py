@@ -1,10 +1,6 @@
 """Inline suppressions (`# sc-audit: ignore[…]`, `ignore-file[…]`) and SC003 unused-suppression."""
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 
 import pytest
 
@@ -13,22 +9,14 @@ from sc_audit import source as kinds
 from sc_audit.config import Config
 from sc_audit.source import SourceFile
 
-from conftest import SIGNALCRAFT, write_repo
+from conftest import copy_plan, run_cli, write_repo
 
 RULES = tuple(catalog.load())
 WORKFLOW = ".github/workflows/auto-deploy.yml"
 APP = "from flask import Flask\n\napp = Flask(__name__)\n"
 
 
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "sc_audit", *args], capture_output=True, text=True,
-                          env=dict(os.environ), timeout=120)
-
-
-def plan(tmp_path):
-    root = tmp_path / "plan"
-    shutil.copytree(SIGNALCRAFT / "plan", root)
-    return root
+run = run_cli
 
 
 def set_line(root, rel, number, text):
@@ -114,7 +102,7 @@ def test_directive_syntax():
 
 
 def test_workflow_comment_alone_on_the_line_above(tmp_path):
-    root = plan(tmp_path)
+    root = copy_plan(tmp_path)
     before = found(audit(root))
     assert ("SC501", WORKFLOW, 62) in before
     set_line(root, WORKFLOW, 61, "            # sc-audit: ignore[SC501] -- replaced by systemctl next release")
@@ -123,7 +111,7 @@ def test_workflow_comment_alone_on_the_line_above(tmp_path):
 
 
 def test_line_above_counts_only_when_the_comment_stands_alone(tmp_path):
-    root = plan(tmp_path)
+    root = copy_plan(tmp_path)
     append_to_line(root, WORKFLOW, 61, "  # sc-audit: ignore[SC501]")
     report = audit(root)
     assert ("SC501", WORKFLOW, 62) in found(report)
@@ -133,7 +121,7 @@ def test_line_above_counts_only_when_the_comment_stands_alone(tmp_path):
 
 
 def test_same_line_several_codes_and_prefixes(tmp_path):
-    root = plan(tmp_path)
+    root = copy_plan(tmp_path)
     before = found(audit(root))
     append_to_line(root, WORKFLOW, 62, "  # sc-audit: ignore[SC501,SC50]")
     after = found(audit(root))
@@ -146,14 +134,14 @@ def test_same_line_several_codes_and_prefixes(tmp_path):
     ("deploy/nginx-signalcraft.conf", 16, "  # sc-audit: ignore[SC403]", "SC403"),
 ])
 def test_same_line_in_shell_python_and_nginx(tmp_path, rel, line, comment, rule):
-    root = plan(tmp_path)
+    root = copy_plan(tmp_path)
     before = found(audit(root))
     append_to_line(root, rel, line, comment)
     assert found(audit(root)) == before - {(rule, rel, line)}
 
 
 def test_a_suppression_inside_a_string_does_not_count(tmp_path):
-    root = plan(tmp_path)
+    root = copy_plan(tmp_path)
     before = found(audit(root))
     append_to_line(root, "gunicorn.conf.py", 5, '; note = "# sc-audit: ignore[SC401]"')
     append_to_line(root, "fix-502-complete.sh", 20, ' "# sc-audit: ignore[SC202]"')
@@ -207,7 +195,7 @@ def test_js_block_comment_on_the_finding_line(tmp_path):
 
 
 def test_ignore_file_with_codes_and_without(tmp_path):
-    root = plan(tmp_path)
+    root = copy_plan(tmp_path)
     before = found(audit(root))
     set_line(root, WORKFLOW, 61, "            echo 'sc-audit: ignore-file in a string'  # sc-audit: ignore-file[SC5]")
     after = found(audit(root))
@@ -236,7 +224,7 @@ def test_bad_codes_and_malformed_directives_are_reported(tmp_path, comment, word
 
 
 def test_bad_codes_next_to_a_good_one(tmp_path):
-    root = plan(tmp_path)
+    root = copy_plan(tmp_path)
     append_to_line(root, WORKFLOW, 62, "  # sc-audit: ignore[SC501,SC5O3,SC202]")
     report = audit(root)
     assert ("SC501", WORKFLOW, 62) not in found(report) and ("SC503", WORKFLOW, 62) in found(report)
@@ -281,7 +269,7 @@ def test_sc003_itself_can_be_suppressed(tmp_path):
 
 
 def test_cli_suppression_and_unused_suppression(tmp_path):
-    root = plan(tmp_path)
+    root = copy_plan(tmp_path)
     set_line(root, WORKFLOW, 61, "            # sc-audit: ignore[SC501,SC503] -- replaced by systemctl stop")
     append_to_line(root, "gunicorn.conf.py", 4, "  # sc-audit: ignore[SC401]")
     result = run("check", str(root), "--format", "json")
