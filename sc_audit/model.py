@@ -769,15 +769,13 @@ def module_in_repo(model: Deployment, base: str, module: str) -> bool:
     return any(c in model.root_paths for c in module_file_candidates(base, module))
 
 
-def routes_of(model: Deployment, module: PythonModuleFacts, app_name: str, depth: int = 0) -> list[tuple[str, Span]]:
-    """Every URL path the app object `app_name` of `module` serves, with where it is declared.
-
-    Routes on the app itself, routes of blueprints registered on it (with prefixes), and,
-    when the app comes from a factory in another module, that factory's routes.
+def routes_of(model: Deployment, module: PythonModuleFacts, app_name: str) -> list[tuple[str, Span]]:
+    """Every URL path the app object `app_name` of `module` serves, with where it is declared:
+    routes on the app itself (also inside the factory that builds it) and routes of blueprints
+    registered on it, with their prefixes. Which module and app a process serves is found by
+    checks/health.py (`app_behind`), which follows imported factories.
     """
     found: list[tuple[str, Span]] = []
-    if depth > 5:
-        return found
     for route in module.routes:
         if route.app == app_name and isinstance(route.path, str):
             found.append((route.path, route.span))
