@@ -1,0 +1,153 @@
+"""Gunicorn's effective settings and binds per process, and the WSGI targets of the deployment."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+from .. import commands as cmd
+from ..span import Span
+from .install import repo_dir
+from .network import Endpoint, parse_endpoint
+from .processes import split_words
+from .records import Deployment, Process, Setting, WsgiTarget
+
+
+DEFAULT_CONFIG = "gunicorn.conf.py"
+
+
+def resolve_gunicorn(model: Deployment, process: Process) -> None:
+    """Effective Gunicorn settings, merged as Gunicorn merges them.
+
+    Defaults < config file (-c, else ./gunicorn.conf.py in the working directory)
+    < GUNICORN_CMD_ARGS < command line (gunicorn/app/base.py, Application.load_config).
+    """
+    launch = process.launch
+    if launch is None or launch.gunicorn is None:
+        return
+    args = launch.gunicorn
+    base = process.cwd if process.cwd is not None else ""
+    chdir = args.settings.get("chdir")
+    if isinstance(chdir, str):
+        base = repo_dir(model, chdir, base) or base
+    env_args = cmd.parse_gunicorn_args(split_words(process.env["GUNICORN_CMD_ARGS"])) \
+        if isinstance(process.env.get("GUNICORN_CMD_ARGS"), str) else cmd.GunicornArgs()
+    config_name = args.config or env_args.config
+    config_path = None
+    if config_name:
+        if config_name.startswith("python:"):
+            config_path = None
+        else:
+            config_path = posixpath.normpath(posixpath.join(base, config_name)) if not config_name.startswith("/") \
+                else None
+    else:
+        candidate = posixpath.join(base, DEFAULT_CONFIG) if base else DEFAULT_CONFIG
+        config_path = candidate if candidate in model.root_paths else None
+    process.config_path = config_path
+    config = model.gunicorn_configs.get(config_path) if config_path else None
+    settings: dict[str, Setting] = {}
+    if config is not None:
+        for name, value in config.settings.items():
+            settings[name] = Setting(name, value.value, value.span, "config", value.cpu_formula,
+                                     value.env, value.capped)
+    for source, parsed in (("GUNICORN_CMD_ARGS", env_args), ("command line", args)):
+        span = process.span
+        for name, value in parsed.settings.items():
+            settings[name] = Setting(name, _number(value), span, source)
+        if parsed.binds:
+            settings["bind"] = Setting("bind", list(parsed.binds), span, source)
+        if parsed.target:
+            settings["wsgi_app"] = Setting("wsgi_app", parsed.target, span, source)
+    process.settings = settings
+    target = settings.get("wsgi_app")
+    if target is not None and isinstance(target.value, str) and target.span is not None:
+        # the module is imported from the working directory (gunicorn puts it on sys.path),
+        # also when the target is written in a config file elsewhere
+        process.wsgi = WsgiTarget(target.value, target.span, base, target.source)
+
+
+def _number(value: object) -> object:
+    if isinstance(value, str) and re.fullmatch(r"-?\d+", value):
+        return int(value)
+    return value
+
+
+def resolve_binds(model: Deployment, process: Process) -> None:
+    launch = process.launch
+    if launch is None:
+        return
+    port_env = process.env.get("PORT")
+    if launch.gunicorn is not None:
+        bind = process.settings.get("bind")
+        if bind is None:
+            # gunicorn/config.py Bind: 0.0.0.0:$PORT when PORT is set, else 127.0.0.1:8000
+            text = f"0.0.0.0:{port_env}" if port_env is not None else "127.0.0.1:8000"
+            _add_bind(process, text, None)
+        elif isinstance(bind.value, str):
+            _add_bind(process, bind.value, bind.span)
+        elif isinstance(bind.value, list):
+            for item in bind.value:
+                if isinstance(item, str):
+                    _add_bind(process, item, bind.span)
+                else:
+                    process.binds_known = False
+        else:
+            process.binds_known = False
+    elif launch.program in ("uvicorn", "flask"):
+        if launch.port is not None and launch.host is not None:
+            _add_bind(process, f"{launch.host}:{launch.port}", process.span)
+    elif launch.program == "python" and launch.script:
+        module = model.module_paths.get(_join(process.cwd, launch.script))
+        if module is not None:
+            for run in module.runs:
+                host = run.host.value if run.host else "127.0.0.1"
+                port = run.port.value if run.port else 5000
+                if isinstance(host, str) and isinstance(port, (int, str)):
+                    _add_bind(process, f"{host}:{port}", run.span)
+    elif launch.program in ("node", "npm") and isinstance(port_env, (int, str)) and str(port_env).isdigit():
+        # the program reads PORT; on which address it listens is in code we do not read
+        process.binds.append((Endpoint(host=None, port=int(port_env)), _env_span(process, "PORT")))
+
+
+def _env_span(process: Process, name: str) -> Span:
+    if process.pm2 is not None:
+        for key in ("env", "env_production"):
+            located = process.pm2.fields.get(key)
+            if located is not None:
+                return located.span
+    return process.span
+
+
+def _add_bind(process: Process, text: str, span: Span | None) -> None:
+    endpoint = parse_endpoint(str(text))
+    if endpoint is not None:
+        process.binds.append((endpoint, span))
+    else:
+        process.binds_known = False
+
+
+def _join(base: str | None, rel: str) -> str:
+    if rel.startswith("/"):
+        return rel
+    return posixpath.normpath(posixpath.join(base or "", rel))
+
+
+def collect_targets(model: Deployment) -> None:
+    """Every WSGI target: of each Gunicorn process, and of each config no process reads."""
+    seen: set[tuple] = set()
+    used_configs = {p.config_path for p in model.processes if p.config_path}
+    for process in model.processes:
+        if process.wsgi is not None:
+            key = (process.wsgi.text, process.wsgi.span)
+            if key not in seen:
+                seen.add(key)
+                model.wsgi_targets.append(process.wsgi)
+    for path, config in sorted(model.gunicorn_configs.items()):
+        if path in used_configs:
+            continue
+        value = config.settings.get("wsgi_app")
+        if value is not None and isinstance(value.value, str):
+            key = (value.value, value.span)
+            if key not in seen:
+                seen.add(key)
+                model.wsgi_targets.append(WsgiTarget(value.value, value.span, posixpath.dirname(path), "config"))

@@ -1,0 +1,167 @@
+"""The records of the model: settings, WSGI targets, processes, proxies, deploy steps, and the
+Deployment that holds them with its indexes."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+
+from .. import commands as cmd
+from ..facts import (
+    GunicornConfigFacts,
+    NginxFacts,
+    ParseError,
+    Pm2App,
+    Pm2Facts,
+    PythonModuleFacts,
+    ShellCommand,
+    SystemdUnitFacts,
+)
+from ..span import Span
+from .network import Endpoint, bind_key
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """An effective Gunicorn setting and where it came from."""
+
+    name: str
+    value: object  # plain value or Unknown
+    span: Span | None
+    source: str  # "config" | "command line" | "GUNICORN_CMD_ARGS" | "default"
+    cpu_formula: tuple | None = None
+    env: tuple[str, ...] = ()
+    capped: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WsgiTarget:
+    text: str  # "app:create_app()"
+    span: Span
+    base_dir: str  # repo-relative directory the module is imported from ("" = root)
+    source: str  # "config" | "command line" | "systemd" …
+
+
+@dataclass(slots=True)
+class Process:
+    name: str  # PM2 app name, unit name, Procfile type, or the program
+    manager: str  # "pm2" | "systemd" | "procfile" | "script"
+    span: Span  # where it is defined
+    argv: tuple[str, ...] = ()  # the command as the manager runs it (wrappers removed)
+    launch: cmd.Launch | None = None
+    cwd: str | None = None  # repo-relative directory ("" = root), None when unknown
+    env: dict = field(default_factory=dict)
+    settings: dict[str, Setting] = field(default_factory=dict)  # Gunicorn, effective
+    config_path: str | None = None  # the gunicorn config file it reads (repo-relative)
+    wsgi: WsgiTarget | None = None
+    binds: list[tuple[Endpoint, Span | None]] = field(default_factory=list)
+    binds_known: bool = True  # False when a bind is written but not statically known
+    pm2: Pm2App | None = None  # the ecosystem entry, for PM2 processes
+    pm2_path: str | None = None
+    host_cwd: str | None = None  # the working directory on the host, when absolute and known
+    views: list = field(default_factory=list)  # procview.View: how the OS shows it (see procview.py)
+
+    @property
+    def program(self) -> str | None:
+        return self.launch.program if self.launch else None
+
+
+@dataclass(frozen=True, slots=True)
+class Proxy:
+    """An Nginx location that passes requests to an upstream."""
+
+    path: str  # the nginx file
+    server_names: tuple[str, ...]
+    location: str
+    target: str  # proxy_pass as written
+    endpoints: tuple[Endpoint, ...]  # resolved (upstream servers, localhost as nginx resolves it)
+    span: Span  # the proxy_pass directive
+    read_timeout: float  # seconds, effective (location > server > http > default 60)
+    read_timeout_span: Span | None  # None when the default applies
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One command of a deploy: a shell line, a workflow step, a PM2 hook."""
+
+    command: ShellCommand
+    meaning: cmd.Interpretation | None
+    source: str  # kind of file: "shell", "workflow", "pm2"
+
+
+@dataclass(slots=True)
+class Deployment:
+    root_paths: set[str]  # every file in the repository (relative)
+    modules: dict[str, PythonModuleFacts] = field(default_factory=dict)  # by module name
+    module_paths: dict[str, PythonModuleFacts] = field(default_factory=dict)  # by path
+    gunicorn_configs: dict[str, GunicornConfigFacts] = field(default_factory=dict)  # by path
+    pm2_files: dict[str, Pm2Facts] = field(default_factory=dict)
+    nginx_files: dict[str, NginxFacts] = field(default_factory=dict)  # top-level files only
+    units: dict[str, SystemdUnitFacts] = field(default_factory=dict)
+    processes: list[Process] = field(default_factory=list)
+    proxies: list[Proxy] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    wsgi_targets: list[WsgiTarget] = field(default_factory=list)  # every target, deduplicated
+    errors: list[ParseError] = field(default_factory=list)
+    # indexes built on first use (see `lookup`, `exists`), with the size they were built for
+    _tables: tuple | None = field(default=None, repr=False, compare=False)
+    memo: dict = field(default_factory=dict, repr=False)  # per-audit results of joins, by key
+    _directories: tuple | None = field(default=None, repr=False, compare=False)
+
+    def lookup(self, table: str, keys) -> list[Process]:
+        """Processes by an index, in model order, so that joins over many processes stay linear.
+
+        Tables: "bind" (keys: Endpoints; the processes bound on their port or unix socket, the
+        only ones that can serve them), "pm2-name", "pm2-file" (the ecosystem file's name),
+        "unit" (systemd unit name), "script-span" (where a deploy step starts a server).
+        """
+        if self._tables is None or self._tables[0] != len(self.processes):
+            self._tables = (len(self.processes), _process_tables(self.processes))
+        index = self._tables[1][table]
+        if table == "bind":
+            keys = map(bind_key, keys)
+        positions = sorted({i for key in keys for i in index.get(key, ())})
+        return [self.processes[i] for i in positions]
+
+    def pm2_apps(self):
+        for path, facts in sorted(self.pm2_files.items()):
+            for app in facts.apps:
+                yield path, app
+
+    def pm2_names(self) -> set[str]:
+        return {app.name for _, app in self.pm2_apps() if isinstance(app.name, str)}
+
+    def exists(self, rel_path: str) -> bool:
+        rel_path = posixpath.normpath(rel_path).removeprefix("./") if rel_path not in ("", ".") else ""
+        if rel_path in self.root_paths:
+            return True
+        if self._directories is None or self._directories[0] != len(self.root_paths):
+            self._directories = (len(self.root_paths), _parent_directories(self.root_paths))
+        return rel_path.rstrip("/") in self._directories[1]
+
+
+def _process_tables(processes: list[Process]) -> dict[str, dict]:
+    tables: dict[str, dict] = {"bind": {}, "pm2-name": {}, "pm2-file": {}, "unit": {}, "script-span": {}}
+    for position, process in enumerate(processes):
+        keys = [("bind", bind_key(bound)) for bound, _ in process.binds]
+        if process.manager == "pm2":
+            keys.append(("pm2-name", process.name))
+            if process.pm2_path:
+                keys.append(("pm2-file", posixpath.basename(process.pm2_path)))
+        elif process.manager == "systemd":
+            keys.append(("unit", process.name))
+        elif process.manager == "script":
+            keys.append(("script-span", process.span))
+        for table, key in keys:
+            tables[table].setdefault(key, []).append(position)
+    return tables
+
+
+def _parent_directories(paths: set[str]) -> set[str]:
+    directories: set[str] = set()
+    for path in paths:
+        parent = posixpath.dirname(path)
+        while parent and parent not in directories:
+            directories.add(parent)
+            parent = posixpath.dirname(parent)
+    return directories
