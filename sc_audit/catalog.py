@@ -29,6 +29,8 @@ class Rule:
     fix: str
     examples: tuple[Example, ...] = field(default=())
     tags: tuple[str, ...] = ()
+    default: bool = True  # False: opt-in, on only when `select`/`extend-select` names its code
+    references: tuple[str, ...] = ()  # public issues and docs that show the failure
 
 
 def rules_dir() -> Path:
@@ -51,5 +53,6 @@ def load() -> dict[str, Rule]:
             code=data["code"], name=data["name"], severity=data["severity"],
             summary=data["summary"].strip(), why=data["why"].strip(), fix=data["fix"].strip(),
             examples=examples, tags=tuple(data.get("tags", ())),
+            default=bool(data.get("default", True)), references=tuple(data.get("references", ())),
         )
     return rules

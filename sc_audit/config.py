@@ -34,9 +34,14 @@ class Config:
     severity: dict[str, str] = field(default_factory=dict)  # code -> severity override
     source: str | None = None  # the file the settings came from
 
-    def enabled(self, code: str) -> bool:
-        selected = not self.select or any(code.startswith(prefix) for prefix in self.select)
-        selected = selected or any(code.startswith(prefix) for prefix in self.extend_select)
+    def enabled(self, code: str, opt_in: bool = False) -> bool:
+        """Whether a rule runs. An opt-in rule (catalog `default = false`) runs only when `select`
+        or `extend-select` names its exact code: a prefix such as `SC2` does not turn it on."""
+        if opt_in:
+            selected = code in self.select or code in self.extend_select
+        else:
+            selected = not self.select or any(code.startswith(prefix) for prefix in self.select)
+            selected = selected or any(code.startswith(prefix) for prefix in self.extend_select)
         return selected and not any(code.startswith(prefix) for prefix in self.ignore)
 
     def ignored_in(self, code: str, path: str) -> bool:

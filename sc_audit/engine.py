@@ -20,13 +20,14 @@ def run_checks(model: Deployment, config: Config, found: Discovery) -> list[Find
     checks = load_all()
     findings: list[Finding] = []
     for code, function in sorted(checks.items()):
-        if code != suppress.UNUSED and config.enabled(code):
+        if code != suppress.UNUSED and config.enabled(code, opt_in=not rules[code].default):
             findings += _finish(function(model, config, found), rules[code], config)
 
     suppressions = suppress.collect(found.files, rules)
     findings, unused = suppress.apply(
         findings, suppressions, rule_codes=rules,
-        judged=lambda code, path: config.enabled(code) and not config.ignored_in(code, path))
+        judged=lambda code, path: config.enabled(code, opt_in=code in rules and not rules[code].default)
+        and not config.ignored_in(code, path))
     if config.enabled(suppress.UNUSED):
         late = _finish(checks[suppress.UNUSED](model, config, found, unused), rules[suppress.UNUSED], config)
         findings += suppress.apply(late, suppressions)[0]  # `ignore[SC003]` works like any other code
