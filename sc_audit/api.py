@@ -220,6 +220,12 @@ def _referenced_files(found: Discovery, facts_by_path: dict[str, object]) -> lis
                 continue
             if launch.gunicorn.config and not launch.gunicorn.config.startswith(("/", "python:")):
                 wanted.setdefault(posixpath.normpath(launch.gunicorn.config), kinds.GUNICORN_CONFIG)
+            elif launch.gunicorn.config and launch.gunicorn.config.startswith("/"):
+                # `-c /srv/app/conf/prod.py`: read the repository files it may be (2+ trailing parts);
+                # which one it is, if any, the install map decides (model/install.py)
+                parts = [p for p in launch.gunicorn.config.split("/") if p]
+                for start in range(1, len(parts) - 1):
+                    wanted.setdefault("/".join(parts[start:]), kinds.GUNICORN_CONFIG)
             if launch.gunicorn.target:
                 module = launch.gunicorn.target.split(":", 1)[0]
                 for candidate in module_file_candidates("", module):

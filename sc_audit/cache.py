@@ -138,6 +138,7 @@ def _expected_types() -> dict[str, tuple[type, ...]]:
         kinds.WORKFLOW: (facts.WorkflowFacts,),
         kinds.SYSTEMD: (facts.SystemdUnitFacts,),
         kinds.PROCFILE: (facts.ProcfileFacts,),
+        kinds.APPSPEC: (facts.AppspecFacts,),
     }
 
 

@@ -174,6 +174,8 @@ def kind_by_name(rel: str) -> str | None:
     lower = name.lower()
     if name == "Procfile" or name.startswith("Procfile."):
         return kinds.PROCFILE
+    if lower in ("appspec.yml", "appspec.yaml"):
+        return kinds.APPSPEC
     if lower.endswith(".service"):
         return kinds.SYSTEMD
     if lower.endswith(".sh") or lower.endswith(".bash"):

@@ -281,6 +281,36 @@ class WorkflowFacts:
     errors: list[ParseError] = field(default_factory=list)
 
 
+# --------------------------------------------------------------------------- CodeDeploy
+
+
+@dataclass(frozen=True, slots=True)
+class AppspecFile:
+    """One `files:` entry of a CodeDeploy appspec: `source` (in the revision) lands at `destination`."""
+
+    source: str  # as written: "/" is the whole revision, "app/" a folder of it
+    destination: str  # absolute path on the instance
+    span: Span  # the entry
+
+
+@dataclass(frozen=True, slots=True)
+class AppspecHook:
+    """One script of a lifecycle hook (`hooks: ApplicationStart: - location: scripts/start.sh`)."""
+
+    event: str  # "ApplicationStop", "BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService", …
+    location: str  # relative to the revision root
+    span: Span  # the `location` value
+    runas: str | None = None
+
+
+@dataclass(slots=True)
+class AppspecFacts:
+    path: str
+    files: list[AppspecFile] = field(default_factory=list)
+    hooks: list[AppspecHook] = field(default_factory=list)  # in lifecycle order, as CodeDeploy runs them
+    errors: list[ParseError] = field(default_factory=list)
+
+
 # --------------------------------------------------------------------------- systemd, Procfile
 
 

@@ -24,7 +24,7 @@ from .span import Span
 
 WHOLE_FILE = 10**9  # an end line past any file: a span that stands for the whole file
 MAX_COMMAND = 60  # characters of a command shown in a step's label
-KIND_ORDER = ("nginx", "endpoint", "process", "target", "app", "route", "step", "file")
+KIND_ORDER = ("nginx", "endpoint", "process", "target", "app", "route", "step", "install", "file")
 
 
 @dataclass(slots=True)
@@ -97,6 +97,7 @@ def build_graph(report) -> Graph:
     for process in report.model.processes:
         _process(builder, process, endpoint_ids)
     _orphan_targets(builder)
+    _install_map(builder)
     _steps(builder, {f.span for f in report.findings})
     _mark(builder, report.findings)
     return builder.graph
@@ -171,6 +172,23 @@ def _orphan_targets(b: _Builder) -> None:
     """WSGI targets of Gunicorn configs that no process reads: still where findings point."""
     for target in b.model.wsgi_targets:
         _target(b, target)
+
+
+def _install_map(b: _Builder) -> None:
+    """The install map: where the repository lands (with the line that says so), and the names
+    its files are installed under (a unit's edge goes to the process it defines)."""
+    for placement in b.model.placements:
+        folder = f"`{placement.repo}/`" if placement.repo else "the repository root"
+        b.node(("install", placement.host, placement.repo), "install",
+               f"{placement.host} ⇐ {folder} ({placement.how}, {placement.span.path}:{placement.span.line})",
+               f"{placement.host}_{placement.repo}", [placement.span])
+    for path, installed in sorted(b.model.installed.items()):
+        node = b.node(("install", installed.kind, installed.name, path), "install",
+                      f"{installed.kind} {installed.name} ⇐ {path} ({installed.span.path}:{installed.span.line})",
+                      f"{installed.kind}_{installed.name}_{path}", [installed.span])
+        for process in b.model.processes:
+            if process.manager == "systemd" and process.span.path == path:
+                b.edge(node, _process_id(b, process), "installed as")
 
 
 def _steps(b: _Builder, finding_spans: set) -> None:
@@ -278,7 +296,7 @@ def render_text(graph: Graph) -> str:
     children: dict[str, list[Edge]] = {}
     has_parent = set()
     for edge in graph.edges:
-        if graph.nodes[edge.source].kind != "step":
+        if graph.nodes[edge.source].kind not in ("step", "install"):
             children.setdefault(edge.source, []).append(edge)
             has_parent.add(edge.target)
     shown: set[str] = set()
@@ -293,7 +311,7 @@ def render_text(graph: Graph) -> str:
         for edge in children.get(node_id, ()):
             walk(edge.target, _arrow(edge), depth + 1)
 
-    roots = [n for n in graph.nodes.values() if n.id not in has_parent and n.kind not in ("step", "file")]
+    roots = [n for n in graph.nodes.values() if n.id not in has_parent and n.kind not in ("step", "file", "install")]
     for root in sorted(roots, key=lambda n: KIND_ORDER.index(n.kind)):
         walk(root.id, "", 1)
     steps = [n for n in graph.nodes.values() if n.kind == "step"]
@@ -305,6 +323,13 @@ def render_text(graph: Graph) -> str:
             lines.append(f"    {node.title}")
             for edge in (e for e in graph.edges if e.source == node.id):
                 lines.append(f"      {_arrow(edge)}{graph.nodes[edge.target].title}")
+    installs = [n for n in graph.nodes.values() if n.kind == "install"]
+    if installs:
+        lines.append("Install map")
+        for node in installs:
+            lines.append(f"  {node.title}")
+            for edge in (e for e in graph.edges if e.source == node.id):
+                lines.append(f"    {_arrow(edge)}{graph.nodes[edge.target].title}")
     files = [n for n in graph.nodes.values() if n.kind == "file"]
     if files:
         lines.append("Findings elsewhere")
@@ -361,7 +386,8 @@ def _dot_text(text: str) -> str:
 
 
 DOT_SHAPES = {"nginx": "box", "endpoint": "ellipse", "process": "box3d", "target": "note", "app": "component",
-              "route": "plaintext", "step": "box", "file": "folder"}
+              "route": "plaintext", "step": "box", "install": "cds",
+              "file": "folder"}
 
 
 def _dot_node(node: Node) -> str:

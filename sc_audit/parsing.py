@@ -50,6 +50,9 @@ def _dispatch(src: SourceFile, read_include):
     if kind == kinds.PROCFILE:
         from .parsers import procfile
         return procfile.parse(src)
+    if kind == kinds.APPSPEC:
+        from .parsers import appspec
+        return appspec.parse(src)
     raise ValueError(f"no parser for kind {kind!r}")
 
 

@@ -15,8 +15,9 @@ SHELL = "shell"
 WORKFLOW = "workflow"
 SYSTEMD = "systemd"
 PROCFILE = "procfile"
+APPSPEC = "appspec"  # AWS CodeDeploy appspec.yml
 
-KINDS = (PYTHON_APP, GUNICORN_CONFIG, PM2, NGINX, SHELL, WORKFLOW, SYSTEMD, PROCFILE)
+KINDS = (PYTHON_APP, GUNICORN_CONFIG, PM2, NGINX, SHELL, WORKFLOW, SYSTEMD, PROCFILE, APPSPEC)
 
 
 @dataclass(frozen=True, slots=True)

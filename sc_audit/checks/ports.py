@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from .. import commands as cmd
 from ..findings import Finding, Related
-from ..model import Endpoint, bind_key, host_endpoints
+from ..model import Endpoint, bind_key, host_endpoints, together
 from . import check
 
 WILDCARDS = ("0.0.0.0", "::", "")
@@ -80,71 +80,63 @@ def is_local(endpoint: Endpoint) -> bool:
 
 @check("SC301")
 def port_collision(model, config, found):
-    """Each bind against the first earlier bind it overlaps: one finding per late process, so
-    that many processes on one port give n findings, not n²."""
+    """Processes that bind overlapping endpoints and run at the same time (model.runs: scripts that
+    never run together are alternatives; a script that stops X before it starts X replaces it;
+    versions of one installed unit are one). One finding per set of colliding processes, at the
+    second, naming every start site."""
     by_key: dict = {}
     for p in model.processes:
         for e, s in p.binds:
             by_key.setdefault(bind_key(e), []).append((p, e, s))
     for bound in by_key.values():  # only binds on one port (or socket) can overlap
-        earlier = _EarlierBinds()
-        for second, b, span_b in bound:
-            found_first = earlier.first_overlap(second, b)
-            earlier.add(second, b, span_b)
-            if found_first is None:
+        for group in _colliding(model, bound[:MAX_BINDS_PER_PORT]):
+            second, _, span_b = group[1]
+            sites = ", ".join(f"`{_who(p)}` ({_site(s or p.span)}, {e})" for p, e, s in group)
+            related = tuple(Related(s or p.span, f"`{_who(p)}` binds {e} here") for p, e, s in group if p is not second)
+            yield Finding("SC301", f"{len(group)} processes that run at the same time bind one endpoint: {sites}. "
+                          "Whichever starts second fails with 'Address already in use' (Gunicorn retries, then "
+                          "exits) and its manager restarts it in a loop, while the first keeps answering — possibly "
+                          "with old code. Give each process its own port, or stop the old one before starting the new.",
+                          span_b or second.span, related)
+
+
+MAX_BINDS_PER_PORT = 300  # pairs are compared on one port; past this, the rest of that port is not
+
+
+def _colliding(model, bound: list) -> list[list]:
+    """Sets of binds (in model order) linked by a collision: overlapping endpoints, different
+    processes that run together, and not one app under PM2 and systemd (SC203 says that)."""
+    parent = list(range(len(bound)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    linked = set()
+    for j, (second, b, _) in enumerate(bound):
+        for i in range(j):
+            first, a, _ = bound[i]
+            if first is second or overlaps(a, b) is not True:
                 continue
-            first, a, span_a = found_first
-            if {first.manager, second.manager} == {"pm2", "systemd"}:
-                continue  # one app under two managers: SC203 says it, with the better fix
-            yield Finding("SC301", f"`{_who(second)}` binds {b}, which `{_who(first)}` also binds ({a}): whichever "
-                          "starts second fails with 'Address already in use' (Gunicorn retries, then exits) and its "
-                          "manager restarts it in a loop, while the first keeps answering — possibly with old code. "
-                          "Give each process its own port, or stop the old one before starting the new.",
-                          span_b or second.span, (Related(span_a or first.span, f"`{_who(first)}` binds {a} here"),))
+            if {first.manager, second.manager} == {"pm2", "systemd"} or not together(model, first, second):
+                continue
+            parent[root(j)] = root(i)
+            linked.update((i, j))
+    groups: dict[int, list] = {}
+    for i in sorted(linked):
+        groups.setdefault(root(i), []).append(bound[i])
+    return [group for group in groups.values() if len({id(p) for p, _, _ in group}) > 1]
 
 
-class _EarlierBinds:
-    """The binds seen so far on one port, indexed so that a new bind finds the first earlier
-    bind it overlaps without a scan: same address, a wildcard, or (for a wildcard) anything."""
-
-    def __init__(self) -> None:
-        self.by_address: dict[str, tuple] = {}  # address or socket -> its first (order, process, endpoint, span)
-        self.first_any: tuple | None = None
-        self.first_ipv4: tuple | None = None
-        self.count = 0
-
-    @staticmethod
-    def _address(endpoint: Endpoint) -> str | None:
-        if endpoint.socket is not None:
-            return endpoint.socket
-        return None if endpoint.host is None else _normal(endpoint.host)
-
-    def add(self, process, endpoint: Endpoint, span) -> None:
-        address = self._address(endpoint)
-        if address is None:
-            return  # an unknown address overlaps nothing for sure
-        entry = (self.count, process, endpoint, span)
-        self.count += 1
-        self.by_address.setdefault(address, entry)
-        self.first_any = self.first_any or entry
-        if endpoint.socket is None and _family(address) == 4:
-            self.first_ipv4 = self.first_ipv4 or entry
-
-    def first_overlap(self, process, endpoint: Endpoint) -> tuple | None:
-        address = self._address(endpoint)
-        if address is None:
-            return None
-        candidates = [self.by_address.get(address), self.by_address.get("::"), self.by_address.get("0.0.0.0")]
-        if address == "::":
-            candidates.append(self.first_any)
-        elif address == "0.0.0.0":
-            candidates.append(self.first_ipv4)
-        hits = [c for c in candidates if c is not None and c[1] is not process and overlaps(c[2], endpoint) is True]
-        return min(hits, key=lambda c: c[0])[1:] if hits else None
+def _site(span) -> str:
+    return f"{span.path}:{span.line}"
 
 
 def _who(process) -> str:
-    manager = {"pm2": "PM2 app", "systemd": "unit", "procfile": "Procfile process", "script": "background"}[process.manager]
+    manager = {"pm2": "PM2 app", "systemd": "unit", "procfile": "Procfile process", "script": "background",
+               "implied": "Gunicorn (launcher not in the repository) reading"}[process.manager]
     return f"{manager} {process.name}" if process.manager != "script" else " ".join(process.argv[:3])
 
 

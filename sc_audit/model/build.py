@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .. import commands as cmd
 from ..facts import (
+    AppspecFacts,
     GunicornConfigFacts,
     NginxFacts,
     ParseError,
@@ -15,11 +16,12 @@ from ..facts import (
     SystemdUnitFacts,
     WorkflowFacts,
 )
-from .gunicorn import collect_targets, resolve_binds, resolve_gunicorn
-from .install import working_directories
+from .gunicorn import collect_targets, implied_processes, resolve_binds, resolve_gunicorn
+from .install import install_map, installed_names, working_directories
 from .processes import command_process, pm2_process, script_process, systemd_process, views
 from .proxies import proxies_of
 from .records import Deployment, Step
+from .runs import build_runs
 
 
 def build(facts_by_path: dict[str, object], root_paths: set[str]) -> Deployment:
@@ -37,6 +39,10 @@ def build(facts_by_path: dict[str, object], root_paths: set[str]) -> Deployment:
             model.nginx_files[path] = facts
         elif isinstance(facts, SystemdUnitFacts):
             model.units[path] = facts
+        elif isinstance(facts, AppspecFacts):
+            model.appspecs[path] = facts
+        elif isinstance(facts, ShellFacts):
+            model.shell_paths.add(path)
     included = {p for f in model.nginx_files.values() for p in f.included_paths}
     for path in included:
         model.nginx_files.pop(path, None)
@@ -52,6 +58,10 @@ def build(facts_by_path: dict[str, object], root_paths: set[str]) -> Deployment:
                     model.steps.append(Step(command, cmd.interpret(command.argv), "pm2"))
     _cap(model, model.steps, MAX_STEPS, "deploy commands", lambda step: step.command.span)
     _cap_kills(model)
+    # the install map before any process: where the repository lands, under which names
+    cwds = working_directories(model.steps)
+    model.placements = install_map(model, cwds)
+    model.installed = installed_names(model, cwds)
 
     for path, facts in sorted(model.pm2_files.items()):
         for app in facts.apps:
@@ -64,16 +74,21 @@ def build(facts_by_path: dict[str, object], root_paths: set[str]) -> Deployment:
             for name, line_commands in facts.processes.items():
                 if line_commands:
                     model.processes.append(command_process(model, name, "procfile", line_commands[-1], ""))
-    for step, host_cwd in zip(model.steps, working_directories(model.steps)):
-        process = script_process(model, step, host_cwd)
+    for step, here in zip(model.steps, cwds):
+        process = script_process(model, step, here)
         if process is not None:
             model.processes.append(process)
     _cap(model, model.processes, MAX_PROCESSES, "processes", lambda process: process.span)
 
     for process in model.processes:
         resolve_gunicorn(model, process)
+    model.processes.extend(implied_processes(model))
+    for process in model.processes:
+        if process.manager == "implied":
+            resolve_gunicorn(model, process)
         resolve_binds(model, process)
-        process.views = views(process)
+        process.views = views(process) if process.manager != "implied" else []
+    model.runs = build_runs(model, cwds)
     collect_targets(model)
     model.proxies = proxies_of(model)
     _cap(model, model.proxies, MAX_PROXIES, "proxied locations", lambda proxy: proxy.span)

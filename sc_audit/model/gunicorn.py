@@ -6,14 +6,17 @@ import posixpath
 import re
 
 from .. import commands as cmd
-from ..span import Span
-from .install import repo_dir
+from ..span import Span, Unknown
+from .install import repo_dir, repo_file
 from .network import Endpoint, parse_endpoint
 from .processes import split_words
 from .records import Deployment, Process, Setting, WsgiTarget
 
 
 DEFAULT_CONFIG = "gunicorn.conf.py"
+# What a config we could not read may set: each is Unknown then, so that no rule assumes its default.
+UNREAD_SETTINGS = ("bind", "workers", "threads", "worker_class", "timeout", "graceful_timeout", "keepalive",
+                   "proc_name", "daemon", "pidfile", "max_requests", "worker_connections", "preload_app")
 
 
 def resolve_gunicorn(model: Deployment, process: Process) -> None:
@@ -34,12 +37,14 @@ def resolve_gunicorn(model: Deployment, process: Process) -> None:
         if isinstance(process.env.get("GUNICORN_CMD_ARGS"), str) else cmd.GunicornArgs()
     config_name = args.config or env_args.config
     config_path = None
+    unread = False  # a config Gunicorn reads but we cannot: its settings are unknown, never defaults
     if config_name:
         if config_name.startswith("python:"):
-            config_path = None
+            unread = True
         else:
-            config_path = posixpath.normpath(posixpath.join(base, config_name)) if not config_name.startswith("/") \
-                else None
+            config_path = repo_file(model, config_name, base)
+            if config_name.startswith("/") and (config_path is None or config_path not in model.gunicorn_configs):
+                config_path, unread = None, True
     else:
         candidate = posixpath.join(base, DEFAULT_CONFIG) if base else DEFAULT_CONFIG
         config_path = candidate if candidate in model.root_paths else None
@@ -50,6 +55,9 @@ def resolve_gunicorn(model: Deployment, process: Process) -> None:
         for name, value in config.settings.items():
             settings[name] = Setting(name, value.value, value.span, "config", value.cpu_formula,
                                      value.env, value.capped)
+    elif unread:
+        for name in UNREAD_SETTINGS:
+            settings[name] = Setting(name, Unknown(f"set in `{config_name}`, which is not read"), None, "config")
     for source, parsed in (("GUNICORN_CMD_ARGS", env_args), ("command line", args)):
         span = process.span
         for name, value in parsed.settings.items():
@@ -79,7 +87,9 @@ def resolve_binds(model: Deployment, process: Process) -> None:
     port_env = process.env.get("PORT")
     if launch.gunicorn is not None:
         bind = process.settings.get("bind")
-        if bind is None:
+        if bind is None and process.manager == "implied":
+            process.binds_known = False  # its launcher (unknown) may pass -b
+        elif bind is None:
             # gunicorn/config.py Bind: 0.0.0.0:$PORT when PORT is set, else 127.0.0.1:8000
             text = f"0.0.0.0:{port_env}" if port_env is not None else "127.0.0.1:8000"
             _add_bind(process, text, None)
@@ -151,3 +161,42 @@ def collect_targets(model: Deployment) -> None:
             if key not in seen:
                 seen.add(key)
                 model.wsgi_targets.append(WsgiTarget(value.value, value.span, posixpath.dirname(path), "config"))
+
+
+def implied_processes(model: Deployment) -> list[Process]:
+    """A root `gunicorn.conf.py` (or a config a deploy command names with `-c`) that no process of
+    the deployment reads is a Gunicorn process whose launcher lives on the server: Gunicorn reads
+    `./gunicorn.conf.py` from its working directory (gunicorn/config.py, `Config` default
+    `config = "./gunicorn.conf.py"`). Its bind, timeout and workers join the Nginx and capacity rules;
+    its bind is unknown when the config sets none (the launcher may pass `-b`).
+
+    Never a second copy: when any Gunicorn process reads a config we could not tell, or a
+    Dockerfile or compose file may be the launcher (a container binds 0.0.0.0 on purpose), none.
+    False-alarm risk: a config kept in the repository that no host uses.
+    """
+    gunicorns = [p for p in model.processes if p.launch is not None and p.launch.gunicorn is not None]
+    if any(p.config_path is None for p in gunicorns) or any(_container_file(path) for path in model.root_paths):
+        return []
+    read = {p.config_path for p in gunicorns}
+    named = {DEFAULT_CONFIG}
+    for step in model.steps:
+        launch = step.meaning
+        if isinstance(launch, cmd.Launch) and launch.gunicorn is not None and launch.gunicorn.config and \
+                not launch.gunicorn.config.startswith(("/", "python:")) and "$" not in launch.gunicorn.config:
+            named.add(posixpath.normpath(launch.gunicorn.config))
+    implied = []
+    for path in sorted(named - read):
+        if path not in model.gunicorn_configs or model.gunicorn_configs[path].errors:
+            continue  # a config we could not read implies nothing we could say
+        argv = ("gunicorn", "-c", posixpath.basename(path))
+        launch = cmd.interpret(argv)
+        implied.append(Process(name=f"gunicorn -c {path}", manager="implied", span=Span(path, 1, 1), argv=argv,
+                               launch=launch if isinstance(launch, cmd.Launch) else None,
+                               cwd=posixpath.dirname(path)))
+    return implied
+
+
+def _container_file(path: str) -> bool:
+    name = posixpath.basename(path).lower()
+    return name.startswith(("dockerfile", "containerfile")) or name.endswith(".dockerfile") or \
+        name in ("docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml")

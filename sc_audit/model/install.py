@@ -1,25 +1,262 @@
-"""The install map: where the repository lands on a host, and how host paths map back to it."""
+"""The install map: where the repository lands on a host, and how host paths map back to it.
+
+Each inference is one function below, with the line that says so kept as a Span, and its
+false-alarm risk in its docstring. What the map cannot resolve stays Unknown (None).
+
+- `git_placements`: `cd DIR` + `git pull|fetch|reset|checkout`, `git -C DIR pull`, `git clone URL DIR`
+- `copy_placements`: `rsync -av ./ host:/srv/app/`, `scp -r . host:/srv/app`, `cp -r . /srv/app`
+- `appspec_placements`: CodeDeploy `files:` (source -> destination)
+- `anchor_placements`: a unit's or PM2 app's own absolute path that ends in a repository file
+- `resolve`: an absolute host path -> the repository path it is (None: unknown)
+- `installed_names`: `cp deploy/x.service /etc/systemd/system/y.service` -> the unit `y.service`
+- `working_directories`: the directory each deploy command runs in
+"""
 
 from __future__ import annotations
 
 import posixpath
+import re
+from dataclasses import dataclass
 
 from .. import commands as cmd
-from .records import Deployment, Step
+from ..span import Span
+from .records import Deployment, Installed, Placement, Step
+
+# Host directories that hold the system, never a checkout of the repository.
+SYSTEM_DIRS = ("/etc", "/usr", "/lib", "/lib64", "/bin", "/sbin", "/var/log", "/var/run", "/run", "/tmp",
+               "/proc", "/sys", "/dev", "/boot")
+
+
+@dataclass(frozen=True, slots=True)
+class Cwd:
+    """Where a deploy command runs: a host directory (`cd /srv/app`) and/or a repository
+    directory (`cd "$(dirname "$0")"`: the script's own folder). None: unknown."""
+
+    host: str | None = None
+    repo: str | None = None
+
+
+# ---------------------------------------------------------------------------- building the map
+
+
+def install_map(model: Deployment, cwds: list[Cwd]) -> list[Placement]:
+    """Every placement the files state, in a stable order. Placements of one host directory
+    that disagree make it unknown (see `resolve`)."""
+    placements = [*git_placements(model.steps, cwds), *copy_placements(model, model.steps, cwds),
+                  *appspec_placements(model), *anchor_placements(model)]
+    seen, result = set(), []
+    for placement in placements:
+        key = (placement.host, placement.repo)
+        if key not in seen:
+            seen.add(key)
+            result.append(placement)
+    return result
+
+
+def _host_dir(value: str) -> str | None:
+    """A literal absolute directory (`/srv/app/`, `~/app` is not: whose home is unknown)."""
+    if not value.startswith("/") or any(c in value for c in "$`*?{["):
+        return None
+    normal = posixpath.normpath(value)
+    return None if normal == "/" or _under(normal, SYSTEM_DIRS) else normal
+
+
+def _under(path: str, roots) -> bool:
+    return any(path == r or path.startswith(r + "/") for r in roots)
+
+
+GIT_IN_PLACE = ("pull", "fetch", "reset", "checkout", "merge", "rebase", "stash")
+
+
+def git_placements(steps: list[Step], cwds: list[Cwd]) -> list[Placement]:
+    """`cd /srv/app && git pull` (also fetch, reset, checkout), `git -C /srv/app pull`, `git clone
+    URL /srv/app`: the repository's root is checked out at that directory.
+
+    False-alarm risk: the pulled repository may be another one (a deploy script that updates a
+    second checkout); then paths resolve into this repository wrongly. Accepted: a deploy script
+    kept in a repository nearly always updates that repository. A `git` on the CI runner (a
+    workflow step that is not run over ssh) is the runner's own checkout and is skipped.
+    """
+    found = []
+    for step, here in zip(steps, cwds):
+        command = step.command
+        if step.source == "workflow" and not command.context.remote:
+            continue
+        argv, _, _ = cmd.strip_wrappers(command.argv)
+        if not argv or cmd.basename(argv[0]) != "git" or any(command.dynamic):
+            continue
+        words = list(argv[1:])
+        directory = here.host
+        while len(words) >= 2 and words[0] == "-C":
+            directory = words[1] if words[1].startswith("/") else \
+                (posixpath.join(directory, words[1]) if directory else None)
+            words = words[2:]
+        words = [w for w in words if not w.startswith("-")]
+        if not words:
+            continue
+        if words[0] in GIT_IN_PLACE and directory:
+            host = _host_dir(directory)
+        elif words[0] == "clone" and len(words) >= 2:
+            target = words[2] if len(words) >= 3 else posixpath.basename(words[1].rstrip("/")).removesuffix(".git")
+            host = _host_dir(target) if target.startswith("/") else \
+                (_host_dir(posixpath.join(directory, target)) if directory else None)
+        else:
+            continue
+        if host:
+            found.append(Placement(host, "", command.span, f"git {words[0]}"))
+    return found
+
+
+def copy_placements(model: Deployment, steps: list[Step], cwds: list[Cwd]) -> list[Placement]:
+    """`rsync -av ./ user@host:/srv/app/`, `scp -r . host:/srv/app`, `cp -r backend/ /srv/api`: a
+    folder of the repository (the root for `.`) lands at the absolute target.
+
+    Sources are read from the command's known repository directory, else the root (a workflow
+    runs in its checkout; a deploy script is usually run from the root). rsync's rule is kept:
+    `src/` copies the contents into the target, `src` the folder itself into `target/src`.
+    False-alarm risk: a script run from elsewhere, or a source that is a build output of the
+    same name, maps the wrong folder; a target under /etc, /usr, /tmp … is never a placement.
+    """
+    found = []
+    for step, here in zip(steps, cwds):
+        meaning = step.meaning
+        if not isinstance(meaning, cmd.CopyCommand) or meaning.tool not in ("rsync", "scp", "cp") or \
+                any(step.command.dynamic) or len(meaning.sources) != 1:
+            continue
+        dest = meaning.dest.split(":", 1)[1] if re.match(r"^[\w.@-]+:", meaning.dest) else meaning.dest
+        host = _host_dir(dest)
+        source = meaning.sources[0]
+        if host is None or source.startswith(("/", "~", "-")) or ":" in source:
+            continue
+        if meaning.tool == "cp" and not {"-r", "-R", "-a", "--recursive", "--archive"} & set(step.command.argv) \
+                and not any(re.fullmatch(r"-[a-zA-Z]*[rRa][a-zA-Z]*", w) for w in step.command.argv[1:]):
+            continue
+        base = here.repo or ""
+        repo = posixpath.normpath(posixpath.join(base, source.rstrip("*").rstrip("/") or "."))
+        repo = "" if repo == "." else repo
+        if repo.startswith("..") or (repo and (repo in model.root_paths or not model.exists(repo))):
+            continue  # a file, or nothing of the repository
+        contents = source in (".", "./", "./*", "*") or source.endswith("/") or meaning.tool != "rsync" and \
+            not dest.endswith("/")
+        if not contents and repo:
+            host = posixpath.join(host, posixpath.basename(repo))
+        found.append(Placement(host, repo, step.command.span, meaning.tool))
+    return found
+
+
+def appspec_placements(model: Deployment) -> list[Placement]:
+    """CodeDeploy `files: - source: / destination: /home/ubuntu/app`: the revision's folder
+    `source` (`/` the whole revision) lands at `destination`.
+
+    False-alarm risk: the revision may not be the repository root (a build step that bundles a
+    subfolder); appspec.yml must sit at the revision's root, so a nested appspec.yml's folder is
+    taken as the revision. A `source` that is a single file maps nothing.
+    """
+    found = []
+    for path, facts in sorted(model.appspecs.items()):
+        revision = posixpath.dirname(path)
+        for entry in facts.files:
+            host = _host_dir(entry.destination)
+            source = entry.source.strip("/")
+            repo = posixpath.normpath(posixpath.join(revision, source)) if source else revision
+            repo = "" if repo == "." else repo
+            if host is None or repo.startswith("..") or repo in model.root_paths or \
+                    (repo and not model.exists(repo)):
+                continue
+            found.append(Placement(host, repo, entry.span, "appspec files"))
+    return found
+
+
+def anchor_placements(model: Deployment) -> list[Placement]:
+    """An absolute path in a unit's ExecStart/EnvironmentFile or a PM2 app's script/args that ends
+    in a repository file (`--config /opt/app/deploy/gunicorn.conf.py` while the repository has
+    `deploy/gunicorn.conf.py`): the rest (`/opt/app`) is where the repository root lands.
+
+    Only paths of two or more components after the host prefix anchor (`deploy/x.conf.py`), or one
+    component when it is the unit's own WorkingDirectory that holds it; system directories never.
+    False-alarm risk: a host file that happens to share a two-level name with a repository file
+    (`/opt/tools/deploy/run.sh` beside a repository `deploy/run.sh`).
+    """
+    found = []
+    for path, unit in sorted(model.units.items()):
+        workdir = unit.working_directory.value if unit.working_directory else None
+        words = [w for command in unit.exec_start for w in command.argv]
+        words += [v.value for v in getattr(unit, "environment_files", ()) if isinstance(v.value, str)]
+        for word in words:
+            for value in _absolute_values(word):
+                placement = _anchor(model, value, workdir if isinstance(workdir, str) else None,
+                                    unit.exec_start[-1].span if unit.exec_start else Span(path, 1))
+                if placement is not None:
+                    found.append(placement)
+    return found
+
+
+def _absolute_values(word: str) -> list[str]:
+    """`/a/b`, `--config=/a/b`, `-c/a/b` -> the absolute paths a word holds."""
+    values = []
+    for part in re.split(r"[=\s]", word):
+        if part.startswith("/"):
+            values.append(part)
+    return values
+
+
+def _anchor(model: Deployment, value: str, workdir: str | None, span: Span) -> Placement | None:
+    if any(c in value for c in "$`*?{["):
+        return None
+    parts = [p for p in posixpath.normpath(value).split("/") if p]
+    for start in range(1, len(parts)):
+        tail = "/".join(parts[start:])
+        prefix = "/" + "/".join(parts[:start])
+        if tail not in model.root_paths or _host_dir(prefix) is None:
+            continue
+        if len(parts) - start >= 2 or (workdir is not None and posixpath.normpath(workdir) == prefix):
+            return Placement(prefix, "", span, "a path of the unit")
+    return None
+
+
+# ---------------------------------------------------------------------------- using the map
+
+
+def resolve(model: Deployment, host_path: object) -> str | None:
+    """The repository path an absolute host path is, through the longest placement that holds it
+    (`/opt/app/deploy/x.py` with `/opt/app` <- root: `deploy/x.py`); None when no placement
+    holds it, when placements of that directory disagree, or when it leaves the folder.
+    Whether the file exists is the caller's question."""
+    if not isinstance(host_path, str) or not host_path.startswith("/") or any(c in host_path for c in "$`*?{"):
+        return None
+    path = posixpath.normpath(host_path)
+    best: list[Placement] = []
+    for placement in model.placements:
+        if path == placement.host or path.startswith(placement.host.rstrip("/") + "/"):
+            if not best or len(placement.host) > len(best[0].host):
+                best = [placement]
+            elif len(placement.host) == len(best[0].host):
+                best.append(placement)
+    if not best or len({p.repo for p in best}) > 1:
+        return None
+    rest = path[len(best[0].host):].lstrip("/")
+    joined = posixpath.normpath(posixpath.join(best[0].repo, rest)) if rest or best[0].repo else ""
+    if joined == ".":
+        return ""
+    return None if joined.startswith("..") else joined
 
 
 def repo_dir(model: Deployment, value: object, base: str) -> str | None:
     """Map a directory as the deploy names it to a directory of the repository.
 
-    A relative path is taken from `base`. An absolute host path (`/var/www/app/backend`)
-    is where the repository is deployed: its longest tail that is a directory of the
-    repository wins (`backend`), else the root.
+    A relative path is taken from `base`. An absolute host path resolves through the install map
+    when a placement holds it. Else (the map knows nothing of it) the old guess stands: its
+    longest tail that is a directory of the repository (`/var/www/app/backend` -> `backend`), else
+    the root. False-alarm risk of that guess: a host folder named like a repository folder.
     """
     if not isinstance(value, str) or "$" in value or "{" in value:
         return None
     if not value.startswith("/") and not value.startswith("~"):
         joined = posixpath.normpath(posixpath.join(base, value))
         return "" if joined == "." else joined
+    mapped = resolve(model, value)
+    if mapped is not None and (mapped == "" or model.exists(mapped)):
+        return mapped
     parts = [p for p in value.split("/") if p and p != "~"]
     for start in range(len(parts)):
         candidate = "/".join(parts[start:])
@@ -28,23 +265,118 @@ def repo_dir(model: Deployment, value: object, base: str) -> str | None:
     return ""
 
 
-def working_directories(steps: list[Step]) -> list[str | None]:
-    """The host directory each step runs in, as far as earlier `cd /abs/dir` steps of the same
-    shell tell (None when unknown). A `cd` inside `$(…)` or a subshell is not followed."""
-    current: dict[tuple, str | None] = {}
+def repo_file(model: Deployment, value: str, base: str | None) -> str | None:
+    """A file a command names (`-c deploy/g.py`, `--config /opt/app/deploy/g.py`) as a repository
+    path: relative from `base` (None: unknown), absolute through the map. None: unknown."""
+    if value.startswith("/"):
+        return resolve(model, value)
+    if base is None or "$" in value:
+        return None
+    joined = posixpath.normpath(posixpath.join(base, value))
+    return None if joined.startswith("..") else joined
+
+
+# ---------------------------------------------------------------------------- installed names
+
+INSTALL_DIRS = {
+    "unit": ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"),
+    "site": ("/etc/nginx/sites-available", "/etc/nginx/sites-enabled", "/etc/nginx/conf.d"),
+    "program": ("/etc/supervisor/conf.d", "/etc/supervisord.d"),
+}
+
+
+def installed_names(model: Deployment, cwds: list[Cwd]) -> dict[str, Installed]:
+    """`sudo cp deploy/gunicorn.service /etc/systemd/system/myapp-web.service`: the repository file
+    is installed as the unit `myapp-web.service` (also `install -m 644`, `ln -s`, `rsync`, `mv`);
+    into a directory it keeps its own name. Nginx sites under `sites-available|sites-enabled|conf.d`
+    and supervisor programs under `/etc/supervisor/conf.d` likewise.
+
+    The source is read from the command's known directory (repository or mapped host), else the
+    root, else the script's own folder. False-alarm risk: a script run from another folder copies
+    another file of the same relative name.
+    """
+    found: dict[str, Installed] = {}
+    for step, here in zip(model.steps, cwds):
+        meaning = step.meaning
+        if not isinstance(meaning, cmd.CopyCommand) or any(step.command.dynamic):
+            continue
+        dest = posixpath.normpath(meaning.dest) if meaning.dest.startswith("/") else None
+        if dest is None:
+            continue
+        for kind, dirs in INSTALL_DIRS.items():
+            into_dir = dest in dirs or meaning.dest.endswith("/")
+            parent = dest if into_dir else posixpath.dirname(dest)
+            if parent not in dirs:
+                continue
+            for source in meaning.sources:
+                repo = _source_file(model, step, here, source)
+                if repo is None:
+                    continue
+                name = posixpath.basename(repo) if into_dir else posixpath.basename(dest)
+                shown = f"{posixpath.basename(parent)}/{name}" if kind == "site" else name
+                found.setdefault(repo, Installed(repo, kind, shown, step.command.span))
+    return found
+
+
+def _source_file(model: Deployment, step: Step, here: Cwd, source: str) -> str | None:
+    if source.startswith("/"):
+        mapped = resolve(model, source)
+        return mapped if mapped in model.root_paths else None
+    if source.startswith(("~", "-")) or "$" in source:
+        return None
+    script_dir = posixpath.dirname(step.command.span.path) if step.source == "shell" else ""
+    bases = [here.repo] if here.repo is not None else \
+        ([resolve(model, here.host)] if here.host else []) + ["", script_dir]
+    for base in bases:
+        if base is None:
+            continue
+        candidate = posixpath.normpath(posixpath.join(base, source))
+        if candidate in model.root_paths:
+            return candidate
+    return None
+
+
+# ---------------------------------------------------------------------------- where commands run
+
+OWN_DIR = re.compile(r'^"?\$\(\s*dirname\s+"?\$(?:0|\{0\}|\{BASH_SOURCE(?:\[0\])?\}|BASH_SOURCE)"?\s*\)"?'
+                     r'(?P<rest>/[^$`]*)?$')
+
+
+def script_own_dir(word: str, script: str) -> str | None:
+    """`cd "$(dirname "$0")"` (or `${BASH_SOURCE[0]}`, with `/..` after it): the script's own folder
+    in the repository. False-alarm risk: a script copied elsewhere before it runs."""
+    match = OWN_DIR.match(word)
+    if match is None:
+        return None
+    joined = posixpath.normpath(posixpath.join(posixpath.dirname(script), (match["rest"] or "").lstrip("/")))
+    return None if joined.startswith("..") else ("" if joined == "." else joined)
+
+
+def working_directories(steps: list[Step]) -> list[Cwd]:
+    """The directory each step runs in, as far as earlier `cd` steps of the same shell tell:
+    `cd /abs/dir` (host), `cd "$(dirname "$0")"` in a script (its own repository folder), and
+    relative `cd`s from a known one. A `cd` inside `$(…)` or a subshell is not followed."""
+    current: dict[tuple, Cwd] = {}
     result = []
     for step in steps:
         command = step.command
         shell = (command.span.path, command.context.kind, command.context.span)
-        here = current.get(shell)
+        here = current.get(shell, Cwd())
         result.append(here)
         argv, _, _ = cmd.strip_wrappers(command.argv)
         if argv and argv[0] == "cd" and not command.in_substitution:
             target = argv[1] if len(argv) > 1 else None
-            if target is None or any(command.dynamic) or target == "-":
-                current[shell] = None
+            own = script_own_dir(target, command.span.path) if target and command.context.kind == "script" else None
+            if own is not None:
+                current[shell] = Cwd(None, own)
+            elif target is None or any(command.dynamic) or target == "-":
+                current[shell] = Cwd()
             elif target.startswith("/"):
-                current[shell] = posixpath.normpath(target)
+                current[shell] = Cwd(posixpath.normpath(target), None)
             else:
-                current[shell] = posixpath.normpath(posixpath.join(here, target)) if here else None
+                host = posixpath.normpath(posixpath.join(here.host, target)) if here.host else None
+                repo = posixpath.normpath(posixpath.join(here.repo, target)) if here.repo is not None else None
+                if repo is not None and (repo == "." or repo.startswith("..")):
+                    repo = "" if repo == "." else None
+                current[shell] = Cwd(host, repo)
     return result

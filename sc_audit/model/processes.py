@@ -7,7 +7,7 @@ import posixpath
 from .. import commands as cmd
 from ..facts import Pm2App, ShellCommand, SystemdUnitFacts
 from ..span import Unknown
-from .install import repo_dir
+from .install import Cwd, repo_dir
 from .records import Deployment, Process, Step
 
 
@@ -82,7 +82,9 @@ def split_words(text: str) -> list[str]:
 def systemd_process(model: Deployment, path: str, unit: SystemdUnitFacts) -> Process:
     command = unit.exec_start[-1]
     cwd = repo_dir(model, unit.working_directory.value, "") if unit.working_directory else ""
-    process = command_process(model, unit.name, "systemd", command, cwd)
+    installed = model.installed.get(path)
+    name = installed.name if installed is not None and installed.kind == "unit" else unit.name
+    process = command_process(model, name, "systemd", command, cwd)
     if unit.working_directory and isinstance(unit.working_directory.value, str) \
             and unit.working_directory.value.startswith("/"):
         process.host_cwd = unit.working_directory.value
@@ -105,29 +107,7 @@ def command_process(model: Deployment, name: str, manager: str, command: ShellCo
 LONG_RUNNING = ("gunicorn", "uvicorn", "flask", "python", "node", "npm", "other")
 
 
-def working_directories(steps: list[Step]) -> list[str | None]:
-    """The host directory each step runs in, as far as earlier `cd /abs/dir` steps of the same
-    shell tell (None when unknown). A `cd` inside `$(…)` or a subshell is not followed."""
-    current: dict[tuple, str | None] = {}
-    result = []
-    for step in steps:
-        command = step.command
-        shell = (command.span.path, command.context.kind, command.context.span)
-        here = current.get(shell)
-        result.append(here)
-        argv, _, _ = cmd.strip_wrappers(command.argv)
-        if argv and argv[0] == "cd" and not command.in_substitution:
-            target = argv[1] if len(argv) > 1 else None
-            if target is None or any(command.dynamic) or target == "-":
-                current[shell] = None
-            elif target.startswith("/"):
-                current[shell] = posixpath.normpath(target)
-            else:
-                current[shell] = posixpath.normpath(posixpath.join(here, target)) if here else None
-    return result
-
-
-def script_process(model: Deployment, step: Step, host_cwd: str | None) -> Process | None:
+def script_process(model: Deployment, step: Step, here: Cwd) -> Process | None:
     """A server started by a deploy step itself, outside any process manager."""
     launch = step.meaning
     if not isinstance(launch, cmd.Launch):
@@ -139,9 +119,13 @@ def script_process(model: Deployment, step: Step, host_cwd: str | None) -> Proce
         return None
     if step.source == "workflow" and not command.context.remote:
         return None  # a server a CI job starts for its own tests
+    if here.repo is not None:
+        cwd = here.repo
+    else:
+        cwd = repo_dir(model, here.host, "") if here.host else ""
     return Process(name=" ".join([posixpath.basename(launch.argv[0]), *launch.argv[1:2]]), manager="script",
-                   span=command.span, argv=launch.argv, launch=launch,
-                   cwd=repo_dir(model, host_cwd, "") if host_cwd else "", env=dict(launch.env), host_cwd=host_cwd)
+                   span=command.span, argv=launch.argv, launch=launch, cwd=cwd, env=dict(launch.env),
+                   host_cwd=here.host)
 
 
 # ---------------------------------------------------------------------------- as the OS shows it

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from .. import commands as cmd
 from ..facts import (
+    AppspecFacts,
     GunicornConfigFacts,
     NginxFacts,
     ParseError,
@@ -45,7 +46,7 @@ class WsgiTarget:
 @dataclass(slots=True)
 class Process:
     name: str  # PM2 app name, unit name, Procfile type, or the program
-    manager: str  # "pm2" | "systemd" | "procfile" | "script"
+    manager: str  # "pm2" | "systemd" | "procfile" | "script" | "implied" (a config, its launcher unknown)
     span: Span  # where it is defined
     argv: tuple[str, ...] = ()  # the command as the manager runs it (wrappers removed)
     launch: cmd.Launch | None = None
@@ -89,6 +90,27 @@ class Step:
     source: str  # kind of file: "shell", "workflow", "pm2"
 
 
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """The install map: the repository folder `repo` ("" = root) lands at the host directory `host`."""
+
+    host: str  # absolute, normalised
+    repo: str
+    span: Span  # the line that says so
+    how: str  # "git pull", "rsync", "appspec files", "a path of the unit", …
+
+
+@dataclass(frozen=True, slots=True)
+class Installed:
+    """A repository file installed under a name: the unit `myapp-web.service`, the site
+    `sites-enabled/myapp`, the supervisor program file `app.conf`."""
+
+    path: str  # the repository file
+    kind: str  # "unit" | "site" | "program"
+    name: str
+    span: Span  # the copy that installs it
+
+
 @dataclass(slots=True)
 class Deployment:
     root_paths: set[str]  # every file in the repository (relative)
@@ -98,6 +120,11 @@ class Deployment:
     pm2_files: dict[str, Pm2Facts] = field(default_factory=dict)
     nginx_files: dict[str, NginxFacts] = field(default_factory=dict)  # top-level files only
     units: dict[str, SystemdUnitFacts] = field(default_factory=dict)
+    appspecs: dict[str, AppspecFacts] = field(default_factory=dict)
+    placements: list[Placement] = field(default_factory=list)  # the install map
+    installed: dict[str, Installed] = field(default_factory=dict)  # by repository path
+    shell_paths: set[str] = field(default_factory=set)  # repository scripts read as shell
+    runs: list[tuple[str, list[int]]] = field(default_factory=list)  # (root file, step indexes in order)
     processes: list[Process] = field(default_factory=list)
     proxies: list[Proxy] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
