@@ -293,3 +293,13 @@ def test_never_double_counted_when_a_launcher_reads_the_config(repo):
 def test_no_implied_process_beside_a_container_launcher(repo):
     report = repo({"gunicorn.conf.py": IMPLIED_CONF, "Dockerfile": "FROM python:3.12\n", "app.py": APP})
     assert report.model.processes == []
+
+
+def test_git_pull_in_the_scripts_own_folder_places_that_folder(repo):
+    report = repo({
+        "app/restart.sh": "#!/bin/sh\ncd /home/admin/RpServer/app\ngit pull origin main\n"
+                          "gunicorn -w 1 main:app --daemon\n",
+        "app/main.py": APP,
+    })
+    assert [(p.host, p.repo) for p in report.model.placements] == [("/home/admin/RpServer/app", "app")]
+    assert "SC102" not in codes(report)

@@ -72,8 +72,10 @@ def git_placements(steps: list[Step], cwds: list[Cwd]) -> list[Placement]:
     """`cd /srv/app && git pull` (also fetch, reset, checkout), `git -C /srv/app pull`, `git clone
     URL /srv/app`: the repository's root is checked out at that directory.
 
-    False-alarm risk: the pulled repository may be another one (a deploy script that updates a
-    second checkout); then paths resolve into this repository wrongly. Accepted: a deploy script
+    git works from any folder of a checkout, so DIR is the root unless the script sits in a folder
+    DIR ends with (`_checkout_folder`). False-alarm risk: the pulled repository may be another one
+    (a deploy script that updates a second checkout), or DIR a subfolder that the script's own
+    place does not reveal; then paths resolve into this repository wrongly. Accepted: a deploy script
     kept in a repository nearly always updates that repository. A `git` on the CI runner (a
     workflow step that is not run over ssh) is the runner's own checkout and is skipped.
     """
@@ -103,8 +105,18 @@ def git_placements(steps: list[Step], cwds: list[Cwd]) -> list[Placement]:
         else:
             continue
         if host:
-            found.append(Placement(host, "", command.span, f"git {words[0]}"))
+            found.append(Placement(host, _checkout_folder(step, host, words[0]), command.span, f"git {words[0]}"))
     return found
+
+
+def _checkout_folder(step: Step, host: str, action: str) -> str:
+    """Which folder of the repository a `cd DIR && git pull` stands in: git works from any folder of a
+    checkout. A script kept in a folder that DIR ends with (`app/restart.sh` doing `cd /srv/x/app`)
+    stands in its own folder; else DIR is the checkout's root. A clone's target is always the root."""
+    folder = posixpath.dirname(step.command.span.path) if step.source == "shell" else ""
+    if action != "clone" and folder and (host + "/").endswith("/" + folder + "/"):
+        return folder
+    return ""
 
 
 def copy_placements(model: Deployment, steps: list[Step], cwds: list[Cwd]) -> list[Placement]:
