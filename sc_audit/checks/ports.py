@@ -150,6 +150,14 @@ def _all_binds_known(model) -> bool:
     return bool(model.processes)
 
 
+def _launchers_elsewhere(model) -> bool:
+    """An implied Gunicorn (a config whose launcher is not in the repository) says that launchers live
+    on the server; then only a deployment where Nginx reaches none of the known binds is a certain
+    mismatch (the config binds a port Nginx never proxies to): a second unserved port may be the
+    port of another server-side program (a Node frontend)."""
+    return any(p.manager == "implied" for p in model.processes)
+
+
 def _served(model, endpoints) -> bool | None:
     results = set()
     for process in model.lookup("bind", endpoints):
@@ -194,6 +202,9 @@ def upstream_unbound(model, config, found):
     if not _all_binds_known(model):
         return
     bound = ", ".join(sorted({str(e) for p in model.processes for e, _ in p.binds})) or "nothing"
+    if _launchers_elsewhere(model) and any(_served(model, proxy.endpoints) for proxy in model.proxies
+                                           if proxy.endpoints and all(is_local(e) for e in proxy.endpoints)):
+        return  # some launchers live on the server: an unserved port may be theirs
     for proxy in model.proxies:
         if not proxy.endpoints or not all(is_local(e) for e in proxy.endpoints):
             continue
