@@ -307,7 +307,7 @@ def test_a_root_config_binding_a_port_nginx_never_reaches(repo):
 
 def test_a_config_a_deploy_command_names_is_implied_too(repo):
     report = repo({
-        "start.sh": "#!/bin/bash\ncd /srv/app\nexec venv/bin/gunicorn -c deploy/gunicorn_prod.py app:app\n",
+        "start.sh": "#!/bin/bash\ncd /srv/app/deploy\nexec ../venv/bin/gunicorn -c gunicorn_prod.py app:app\n",
         "deploy/gunicorn_prod.py": "bind = '127.0.0.1:8000'\ntimeout = 120\n",
         "nginx/site.conf": "server {\n  location / { proxy_pass http://127.0.0.1:8000; }\n}\n",
         "app.py": APP,

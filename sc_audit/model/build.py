@@ -82,7 +82,7 @@ def build(facts_by_path: dict[str, object], root_paths: set[str]) -> Deployment:
 
     for process in model.processes:
         resolve_gunicorn(model, process)
-    model.processes.extend(implied_processes(model))
+    model.processes.extend(implied_processes(model, cwds))
     for process in model.processes:
         if process.manager == "implied":
             resolve_gunicorn(model, process)

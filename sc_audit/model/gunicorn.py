@@ -163,7 +163,7 @@ def collect_targets(model: Deployment) -> None:
                 model.wsgi_targets.append(WsgiTarget(value.value, value.span, posixpath.dirname(path), "config"))
 
 
-def implied_processes(model: Deployment) -> list[Process]:
+def implied_processes(model: Deployment, cwds: list) -> list[Process]:
     """A root `gunicorn.conf.py` (or a config a deploy command names with `-c`) that no process of
     the deployment reads is a Gunicorn process whose launcher lives on the server: Gunicorn reads
     `./gunicorn.conf.py` from its working directory (gunicorn/config.py, `Config` default
@@ -179,11 +179,14 @@ def implied_processes(model: Deployment) -> list[Process]:
         return []
     read = {p.config_path for p in gunicorns}
     named = {DEFAULT_CONFIG}
-    for step in model.steps:
+    for step, here in zip(model.steps, cwds):
         launch = step.meaning
         if isinstance(launch, cmd.Launch) and launch.gunicorn is not None and launch.gunicorn.config and \
-                not launch.gunicorn.config.startswith(("/", "python:")) and "$" not in launch.gunicorn.config:
-            named.add(posixpath.normpath(launch.gunicorn.config))
+                not launch.gunicorn.config.startswith("python:"):
+            base = here.repo if here.repo is not None else (repo_dir(model, here.host, "") if here.host else "")
+            path = repo_file(model, launch.gunicorn.config, base)
+            if path is not None:
+                named.add(path)
     implied = []
     for path in sorted(named - read):
         if path not in model.gunicorn_configs or model.gunicorn_configs[path].errors:
