@@ -203,12 +203,13 @@ def test_two_units_of_different_names_still_collide(repo):
 def test_a_site_installed_under_its_name(repo):
     report = repo({
         "deploy.sh": "#!/bin/bash\nsudo cp deploy/nginx/myapp.conf /etc/nginx/sites-available/myapp\n"
+                     "sudo ln -sf /etc/nginx/sites-available/myapp /etc/nginx/sites-enabled/\n"
                      "sudo cp deploy/unit.service /etc/systemd/system/\n",
         "deploy/nginx/myapp.conf": "server {\n  location / { proxy_pass http://127.0.0.1:8000; }\n}\n",
         "deploy/unit.service": UNIT,
         "app.py": APP,
     })
-    assert report.model.installed["deploy/nginx/myapp.conf"].name == "sites-available/myapp"
+    assert report.model.installed["deploy/nginx/myapp.conf"].name == "sites-enabled/myapp"
     assert report.model.installed["deploy/unit.service"].name == "unit.service"
 
 

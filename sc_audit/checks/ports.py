@@ -91,7 +91,9 @@ def port_collision(model, config, found):
     for bound in by_key.values():  # only binds on one port (or socket) can overlap
         for group in _colliding(model, bound[:MAX_BINDS_PER_PORT]):
             second, _, span_b = group[1]
-            sites = ", ".join(f"`{_who(p)}` ({_site(s or p.span)}, {e})" for p, e, s in group)
+            sites = ", ".join(f"`{_who(p)}` ({_site(s or p.span)}, {e})" for p, e, s in group[:MAX_SITES_NAMED])
+            if len(group) > MAX_SITES_NAMED:
+                sites += f" and {len(group) - MAX_SITES_NAMED} more (see the related places)"
             related = tuple(Related(s or p.span, f"`{_who(p)}` binds {e} here") for p, e, s in group if p is not second)
             yield Finding("SC301", f"{len(group)} processes that run at the same time bind one endpoint: {sites}. "
                           "Whichever starts second fails with 'Address already in use' (Gunicorn retries, then "
@@ -100,6 +102,7 @@ def port_collision(model, config, found):
                           span_b or second.span, related)
 
 
+MAX_SITES_NAMED = 20  # in the message; every one is a related place
 MAX_BINDS_PER_PORT = 300  # pairs are compared on one port; past this, the rest of that port is not
 
 
@@ -118,8 +121,8 @@ def _colliding(model, bound: list) -> list[list]:
     for j, (second, b, _) in enumerate(bound):
         for i in range(j):
             first, a, _ = bound[i]
-            if first is second or overlaps(a, b) is not True:
-                continue
+            if first is second or root(i) == root(j) or overlaps(a, b) is not True:
+                continue  # (already in one set: nothing more to learn)
             if {first.manager, second.manager} == {"pm2", "systemd"} or not together(model, first, second):
                 continue
             parent[root(j)] = root(i)

@@ -301,13 +301,16 @@ def installed_names(model: Deployment, cwds: list[Cwd]) -> dict[str, Installed]:
     """`sudo cp deploy/gunicorn.service /etc/systemd/system/myapp-web.service`: the repository file
     is installed as the unit `myapp-web.service` (also `install -m 644`, `ln -s`, `rsync`, `mv`);
     into a directory it keeps its own name. Nginx sites under `sites-available|sites-enabled|conf.d`
-    and supervisor programs under `/etc/supervisor/conf.d` likewise.
+    and supervisor programs under `/etc/supervisor/conf.d` likewise; a site linked from
+    `sites-available` into `sites-enabled` (`ln -s /etc/nginx/sites-available/x /etc/nginx/sites-enabled/`)
+    is known by its enabled name.
 
     The source is read from the command's known directory (repository or mapped host), else the
     root, else the script's own folder. False-alarm risk: a script run from another folder copies
     another file of the same relative name.
     """
     found: dict[str, Installed] = {}
+    at_host: dict[str, str] = {}  # host path -> the repository file installed there
     for step, here in zip(model.steps, cwds):
         meaning = step.meaning
         if not isinstance(meaning, cmd.CopyCommand) or any(step.command.dynamic):
@@ -321,12 +324,16 @@ def installed_names(model: Deployment, cwds: list[Cwd]) -> dict[str, Installed]:
             if parent not in dirs:
                 continue
             for source in meaning.sources:
-                repo = _source_file(model, step, here, source)
+                repo = at_host.get(posixpath.normpath(source)) or _source_file(model, step, here, source)
                 if repo is None:
                     continue
-                name = posixpath.basename(repo) if into_dir else posixpath.basename(dest)
+                name = posixpath.basename(source.rstrip("/")) if into_dir else posixpath.basename(dest)
+                at_host[posixpath.join(parent, name)] = repo
                 shown = f"{posixpath.basename(parent)}/{name}" if kind == "site" else name
-                found.setdefault(repo, Installed(repo, kind, shown, step.command.span))
+                earlier = found.get(repo)
+                # a site is known by its enabled name (`ln -s …/sites-available/x …/sites-enabled/`)
+                if earlier is None or (kind == "site" and parent.endswith("sites-enabled")):
+                    found[repo] = Installed(repo, kind, shown, step.command.span)
     return found
 
 

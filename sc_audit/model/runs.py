@@ -17,6 +17,7 @@ from .records import Deployment, Process
 SHELLS = ("bash", "sh", "zsh", "dash", "ksh", "source", ".")
 MAX_DEPTH = 8  # nested script calls followed
 MAX_RUN_STEPS = 20000  # steps of one run (hostile input: a script calling itself through many names)
+MAX_TOTAL_RUN_STEPS = 500_000  # of all runs together; past it, later runs are cut (fewer SC301, never more)
 
 
 def called_script(model: Deployment, index: int, here: Cwd) -> str | None:
@@ -78,16 +79,16 @@ def build_runs(model: Deployment, cwds: list[Cwd]) -> list[tuple[str, list[int]]
                 inline(callee, (*stack, callee), out)
 
     runs = []
-    for path in sorted(hook_scripts):
+    total = 0
+    roots = [(path, hook_scripts[path]) for path in sorted(hook_scripts)] + \
+        [(path, [path]) for path in sorted(by_file) if path not in called]
+    for path, scripts in roots:
         out: list[int] = []
-        for script in hook_scripts[path]:
+        for script in scripts:
             inline(script, (script,), out)
+        out = out[: max(0, MAX_TOTAL_RUN_STEPS - total)]
+        total += len(out)
         runs.append((path, out))
-    for path in sorted(by_file):
-        if path not in called:
-            out = []
-            inline(path, (path,), out)
-            runs.append((path, out))
     return runs
 
 
@@ -95,6 +96,13 @@ def stops(model: Deployment, index: int, process: Process) -> bool:
     """Whether a deploy step stops `process` for good: a kill whose pattern selects its main process
     as the OS shows it (procview), `fuser -k`/`lsof` on a port it binds, `systemctl stop` of its
     unit, `pm2 stop|delete` of its name (or `all`). A restart is not a stop. Unknown: not a stop."""
+    key = ("stops", index, id(process))
+    if key not in model.memo:
+        model.memo[key] = _stops(model, index, process)
+    return model.memo[key]
+
+
+def _stops(model: Deployment, index: int, process: Process) -> bool:
     from .. import procview
 
     meaning = model.steps[index].meaning
