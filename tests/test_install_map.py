@@ -194,6 +194,24 @@ def test_two_versions_of_one_installed_unit_are_not_two_processes_at_once(repo):
     assert "unit myapp-web.service ⇐ deploy/gunicorn.service (deploy.sh:2)" in render_graph(report, "text")
 
 
+def test_versions_of_one_unit_count_once_in_the_memory_budget(repo):
+    from sc_audit.config import Config
+
+    unit = UNIT.replace("-b 127.0.0.1:8000", "-w 2 -b 127.0.0.1:8000")
+    files = {"deploy/gunicorn.service": unit, "old/myapp-web.service": unit, "app.py": APP,
+             "deploy.sh": "#!/bin/bash\nsudo cp deploy/gunicorn.service /etc/systemd/system/myapp-web.service\n"}
+    # one service: (2 workers + 1 master) x 200 MiB = 600 MiB fits 1,000 MiB; two would not
+    assert "SC402" not in codes(repo(files, Config(host_memory_mib=1000)))
+
+
+def test_two_services_add_up_in_the_memory_budget(repo):
+    from sc_audit.config import Config
+
+    unit = UNIT.replace("-b 127.0.0.1:8000", "-w 2 -b 127.0.0.1:8000")
+    files = {"deploy/gunicorn.service": unit, "old/other.service": unit.replace("8000", "8001"), "app.py": APP}
+    assert "SC402" in codes(repo(files, Config(host_memory_mib=1000)))
+
+
 def test_two_units_of_different_names_still_collide(repo):
     report = repo({"deploy/gunicorn.service": UNIT, "old/other.service": UNIT, "app.py": APP})
     [finding] = [f for f in report.findings if f.rule == "SC301"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from ..findings import Finding, Related
+from ..model import services
 from ..span import Unknown
 from . import check
 from .ports import serves
@@ -104,7 +105,7 @@ def memory_budget(model, config, found):
         return
     terms: list[tuple[str, float]] = []
     anchor = other = None  # the finding points at a Gunicorn `workers` line when there is one
-    for process in model.processes:
+    for process in services(model.processes):  # versions of one installed unit count once
         if process.manager == "procfile" or process.launch is None:
             continue  # Procfile processes run on their own dynos
         copies = _instances(process)

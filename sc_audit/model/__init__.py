@@ -21,7 +21,7 @@ from .network import Endpoint, bind_key, host_endpoints, parse_endpoint
 from .processes import LONG_RUNNING, PM2_EXTENSIONS, pm2_argv, pm2_default_interpreter, split_words
 from .proxies import DEFAULT_PROXY_READ_TIMEOUT
 from .records import Deployment, Process, Proxy, Setting, Step, WsgiTarget
-from .runs import together
+from .runs import services, together
 from .routes import find_module, module_file_candidates, module_in_repo, routes_of
 
 __all__ = [
@@ -29,5 +29,5 @@ __all__ = [
     "MAX_PROXIES", "MAX_STEPS", "PM2_EXTENSIONS", "Deployment", "Endpoint", "Process", "Proxy",
     "Setting", "Step", "WsgiTarget", "bind_key", "build", "find_module", "host_endpoints",
     "module_file_candidates", "module_in_repo", "parse_endpoint", "pm2_argv",
-    "pm2_default_interpreter", "repo_dir", "routes_of", "split_words", "together",
+    "pm2_default_interpreter", "repo_dir", "routes_of", "services", "split_words", "together",
 ]

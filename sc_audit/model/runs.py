@@ -92,6 +92,19 @@ def build_runs(model: Deployment, cwds: list[Cwd]) -> list[tuple[str, list[int]]
     return runs
 
 
+def services(processes: list[Process]) -> list[Process]:
+    """The processes with the versions of one installed unit (one unit name) counted once: the first.
+    For rules that add processes up (memory); every version is still checked on its own."""
+    seen, result = set(), []
+    for process in processes:
+        if process.manager == "systemd":
+            if process.name in seen:
+                continue
+            seen.add(process.name)
+        result.append(process)
+    return result
+
+
 def stops(model: Deployment, index: int, process: Process) -> bool:
     """Whether a deploy step stops `process` for good: a kill whose pattern selects its main process
     as the OS shows it (procview), `fuser -k`/`lsof` on a port it binds, `systemctl stop` of its
