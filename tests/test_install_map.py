@@ -271,6 +271,24 @@ def test_a_called_script_that_kills_by_pattern_replaces(repo):
     assert "SC301" not in codes(report)
 
 
+def test_a_kill_that_misses_does_not_replace(repo):
+    report = repo({
+        "deploy.sh": "#!/bin/bash\nnohup venv/bin/gunicorn -b 127.0.0.1:8000 app:app &\n"
+                     "pkill -f 'node server.js'\nnohup venv/bin/gunicorn -b 127.0.0.1:8000 admin:app &\n",
+        "app.py": APP, "admin.py": APP,
+    })
+    assert ("SC301", "deploy.sh", 4) in rules_of(report)
+
+
+def test_a_kill_we_cannot_read_may_replace(repo):
+    report = repo({
+        "deploy.sh": "#!/bin/bash\nnohup venv/bin/gunicorn -b 127.0.0.1:8000 app:app &\n"
+                     "pkill -f \"$APP_PATTERN\"\nnohup venv/bin/gunicorn -b 127.0.0.1:8000 admin:app &\n",
+        "app.py": APP, "admin.py": APP,
+    })
+    assert "SC301" not in codes(report)
+
+
 def test_a_workflow_that_runs_the_script_beside_the_unit(repo):
     report = repo({
         ".github/workflows/deploy.yml": "on: push\njobs:\n  d:\n    runs-on: ubuntu-latest\n    steps:\n"

@@ -106,9 +106,10 @@ def services(processes: list[Process]) -> list[Process]:
 
 
 def stops(model: Deployment, index: int, process: Process) -> bool:
-    """Whether a deploy step stops `process` for good: a kill whose pattern selects its main process
+    """Whether a deploy step may stop `process` for good: a kill whose pattern selects its main process
     as the OS shows it (procview), `fuser -k`/`lsof` on a port it binds, `systemctl stop` of its
-    unit, `pm2 stop|delete` of its name (or `all`). A restart is not a stop. Unknown: not a stop."""
+    unit, `pm2 stop|delete` of its name (or `all`). A restart is not a stop. A kill we cannot read
+    (a variable, a process whose command line is unknown) may stop it: then no collision is certain."""
     key = ("stops", index, id(process))
     if key not in model.memo:
         model.memo[key] = _stops(model, index, process)
@@ -118,11 +119,15 @@ def stops(model: Deployment, index: int, process: Process) -> bool:
 def _stops(model: Deployment, index: int, process: Process) -> bool:
     from .. import procview
 
-    meaning = model.steps[index].meaning
+    step = model.steps[index]
+    meaning = step.meaning
     if isinstance(meaning, cmd.KillCommand):
+        if any(step.command.dynamic):
+            return True  # a pattern or port we cannot read may stop it: no collision is certain
         if meaning.ports:
             return any(str(bound.port) in meaning.ports for bound, _ in process.binds if bound.port is not None)
-        return any(v.role == "main" and procview.kill_matches(meaning, v) is True for v in process.views)
+        return any(v.role == "main" and procview.kill_matches(meaning, v) is not False for v in process.views) \
+            or not process.views
     if isinstance(meaning, cmd.ServiceCommand) and meaning.action in ("stop", "kill") and process.manager == "systemd":
         return process.name.removesuffix(".service") in {u.removesuffix(".service") for u in meaning.units}
     if isinstance(meaning, cmd.Pm2Command) and meaning.action in ("stop", "delete", "kill") and \
