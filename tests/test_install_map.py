@@ -381,3 +381,14 @@ def test_git_pull_in_the_scripts_own_folder_places_that_folder(repo):
     })
     assert [(p.host, p.repo) for p in report.model.placements] == [("/home/admin/RpServer/app", "app")]
     assert "SC102" not in codes(report)
+
+
+def test_a_file_prefixed_config_is_that_file(repo):
+    report = repo({
+        "deploy/app.service": "[Service]\nWorkingDirectory=/srv/app\n"
+                              "ExecStart=/srv/app/venv/bin/gunicorn -c file:deploy/gunicorn.conf.py app:app\n",
+        "deploy/gunicorn.conf.py": "bind = '127.0.0.1:9000'\n",
+        "app.py": APP,
+    })
+    assert report.model.processes[0].config_path == "deploy/gunicorn.conf.py"
+    assert [str(e) for e, _ in report.model.processes[0].binds] == ["127.0.0.1:9000"]

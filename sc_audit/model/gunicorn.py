@@ -36,6 +36,8 @@ def resolve_gunicorn(model: Deployment, process: Process) -> None:
     env_args = cmd.parse_gunicorn_args(split_words(process.env["GUNICORN_CMD_ARGS"])) \
         if isinstance(process.env.get("GUNICORN_CMD_ARGS"), str) else cmd.GunicornArgs()
     config_name = args.config or env_args.config
+    if config_name and config_name.startswith("file:"):
+        config_name = config_name[5:]  # gunicorn/config.py ConfigFile: `PATH`, `file:PATH` or `python:MODULE`
     config_path = None
     unread = False  # a config Gunicorn reads but we cannot: its settings are unknown, never defaults
     if config_name:
@@ -166,8 +168,8 @@ def collect_targets(model: Deployment) -> None:
 def implied_processes(model: Deployment, cwds: list) -> list[Process]:
     """A root `gunicorn.conf.py` (or a config a deploy command names with `-c`) that no process of
     the deployment reads is a Gunicorn process whose launcher lives on the server: Gunicorn reads
-    `./gunicorn.conf.py` from its working directory (gunicorn/config.py, `Config` default
-    `config = "./gunicorn.conf.py"`). Its bind, timeout and workers join the Nginx and capacity rules;
+    `./gunicorn.conf.py` from its working directory (gunicorn/config.py: `ConfigFile.default` and
+    `get_default_config_file()`, which joins `os.getcwd()`). Its bind, timeout and workers join the Nginx and capacity rules;
     its bind is unknown when the config sets none (the launcher may pass `-b`).
 
     Never a second copy: when any Gunicorn process reads a config we could not tell, or a
