@@ -23,7 +23,7 @@ from ..span import Span
 from .records import Deployment, Installed, Placement, Step
 
 # Host directories that hold the system, never a checkout of the repository.
-SYSTEM_DIRS = ("/etc", "/usr", "/lib", "/lib64", "/bin", "/sbin", "/var/log", "/var/run", "/run", "/tmp",
+SYSTEM_DIRS = ("/etc", "/usr", "/lib", "/lib64", "/bin", "/sbin", "/var/log", "/var/run", "/run",
                "/proc", "/sys", "/dev", "/boot")
 
 
