@@ -321,6 +321,7 @@ class SystemdUnitFacts:
     exec_start: list[ShellCommand] = field(default_factory=list)  # context kind "systemd"
     working_directory: Located | None = None
     environment: dict[str, Located] = field(default_factory=dict)
+    environment_files: list[Located] = field(default_factory=list)  # EnvironmentFile= paths (`-` removed)
     user: Located | None = None
     errors: list[ParseError] = field(default_factory=list)
 

@@ -392,3 +392,18 @@ def test_a_file_prefixed_config_is_that_file(repo):
     })
     assert report.model.processes[0].config_path == "deploy/gunicorn.conf.py"
     assert [str(e) for e, _ in report.model.processes[0].binds] == ["127.0.0.1:9000"]
+
+
+def test_an_environment_file_of_the_unit_anchors_the_checkout(repo):
+    """Without the anchor, the old guess takes the repository's `web/` for /srv/web (and SC002 follows)."""
+    report = repo({
+        "deploy/app.service": "[Service]\nWorkingDirectory=/srv/web\nEnvironmentFile=-/srv/web/deploy/prod.env\n"
+                              "ExecStart=/srv/web/venv/bin/gunicorn -c conf/gunicorn_prod.py app:app\n",
+        "deploy/prod.env": "X=1\n",
+        "conf/gunicorn_prod.py": "bind = '127.0.0.1:9000'\n",
+        "web/__init__.py": "",
+        "app.py": APP,
+    })
+    assert [(p.host, p.repo, p.span.line) for p in report.model.placements] == [("/srv/web", "", 3)]
+    assert report.model.processes[0].config_path == "conf/gunicorn_prod.py"
+    assert "SC002" not in codes(report)

@@ -180,8 +180,7 @@ def appspec_placements(model: Deployment) -> list[Placement]:
 
 
 def anchor_placements(model: Deployment) -> list[Placement]:
-    """An absolute path in a unit's ExecStart/EnvironmentFile or a PM2 app's script/args that ends
-    in a repository file (`--config /opt/app/deploy/gunicorn.conf.py` while the repository has
+    """An absolute path in a unit's ExecStart or EnvironmentFile that ends in a repository file (`--config /opt/app/deploy/gunicorn.conf.py` while the repository has
     `deploy/gunicorn.conf.py`): the rest (`/opt/app`) is where the repository root lands.
 
     Only paths of two or more components after the host prefix anchor (`deploy/x.conf.py`), or one
@@ -190,14 +189,13 @@ def anchor_placements(model: Deployment) -> list[Placement]:
     (`/opt/tools/deploy/run.sh` beside a repository `deploy/run.sh`).
     """
     found = []
-    for path, unit in sorted(model.units.items()):
+    for _, unit in sorted(model.units.items()):
         workdir = unit.working_directory.value if unit.working_directory else None
-        words = [w for command in unit.exec_start for w in command.argv]
-        words += [v.value for v in getattr(unit, "environment_files", ()) if isinstance(v.value, str)]
-        for word in words:
+        words = [(w, command.span) for command in unit.exec_start for w in command.argv]
+        words += [(v.value, v.span) for v in unit.environment_files if isinstance(v.value, str)]
+        for word, span in words:
             for value in _absolute_values(word):
-                placement = _anchor(model, value, workdir if isinstance(workdir, str) else None,
-                                    unit.exec_start[-1].span if unit.exec_start else Span(path, 1))
+                placement = _anchor(model, value, workdir if isinstance(workdir, str) else None, span)
                 if placement is not None:
                     found.append(placement)
     return found

@@ -147,6 +147,10 @@ def _read(src: SourceFile, facts: SystemdUnitFacts) -> None:
             facts.working_directory = Located(value[skip:], span)
         elif key == "User" and value:
             facts.user = Located(value, logical.span(src.path, value_start, value_start + len(value)))
+        elif key == "EnvironmentFile" and value:
+            skip = 1 if value.startswith("-") else 0  # `-`: a missing file is ok
+            span = logical.span(src.path, value_start + skip, value_start + len(value))
+            facts.environment_files.append(Located(value[skip:], span))
         elif key == "Environment":
             _environment(src.path, facts, logical, value, value_start)
     if malformed:  # one finding, not one per line of a pasted nginx block
