@@ -407,3 +407,22 @@ def test_an_environment_file_of_the_unit_anchors_the_checkout(repo):
     assert [(p.host, p.repo, p.span.line) for p in report.model.placements] == [("/srv/web", "", 3)]
     assert report.model.processes[0].config_path == "conf/gunicorn_prod.py"
     assert "SC002" not in codes(report)
+
+
+def test_an_absolute_copy_source_resolves_through_the_map(repo):
+    files = {
+        "deploy.sh": "#!/bin/bash\nssh web 'cd /srv/app && git pull && "
+                     "sudo cp /srv/app/deploy/nginx/app.conf /etc/nginx/sites-available/app'\n",
+        "deploy/nginx/site.conf": "server {\n  location / { proxy_pass http://127.0.0.1:8000; }\n}\n",
+    }
+    report = repo(files)
+    [finding] = [f for f in report.findings if f.rule == "SC002"]
+    assert "`deploy/nginx/app.conf`" in finding.message
+
+
+def test_an_absolute_copy_source_outside_the_map_is_unknown(repo):
+    files = {
+        "deploy.sh": "#!/bin/bash\nsudo cp /opt/shared/nginx/app.conf /etc/nginx/sites-available/app\n",
+        "deploy/nginx/site.conf": "server {\n  location / { proxy_pass http://127.0.0.1:8000; }\n}\n",
+    }
+    assert "SC002" not in codes(repo(files))

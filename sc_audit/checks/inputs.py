@@ -7,6 +7,7 @@ import posixpath
 from .. import commands as cmd
 from ..discover import kind_by_name
 from ..findings import Finding, Related
+from ..model import resolve
 from ..span import Span
 from . import check
 
@@ -56,7 +57,13 @@ def missing_file(model, config, found):
                                   "the path.", step.command.span)
         if isinstance(meaning, cmd.CopyCommand) and _into_system_config(meaning.dest):
             for source in meaning.sources:
-                if _expected_in_repo(source) and not _exists_near(model, source, base):
+                mapped = resolve(model, source) if source.startswith("/") else None  # through the install map
+                if mapped and _expected_in_repo(mapped) and not model.exists(mapped):
+                    yield Finding("SC002", f"`{meaning.tool}` installs `{source}` (the repository's `{mapped}`, where "
+                                  f"the deploy places the checkout) into `{meaning.dest}`, but `{mapped}` is not in "
+                                  "the repository: the copy fails on the server and the old configuration stays in "
+                                  "force. Commit the file, or fix the path.", step.command.span)
+                elif _expected_in_repo(source) and not _exists_near(model, source, base):
                     yield Finding("SC002", f"`{meaning.tool}` installs `{source}` into `{meaning.dest}`, but "
                                   f"`{source}` is not in the repository: the copy fails on the server and the old "
                                   "configuration stays in force. Commit the file, or fix the path.",

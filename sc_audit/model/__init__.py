@@ -16,7 +16,7 @@ with their routes. Every fact keeps its Span. Checks read this model and nothing
 
 from .build import MAX_KILLS, MAX_PROCESSES, MAX_PROXIES, MAX_STEPS, build
 from .gunicorn import DEFAULT_CONFIG
-from .install import repo_dir
+from .install import repo_dir, resolve
 from .network import Endpoint, bind_key, host_endpoints, parse_endpoint
 from .processes import LONG_RUNNING, PM2_EXTENSIONS, pm2_argv, pm2_default_interpreter, split_words
 from .proxies import DEFAULT_PROXY_READ_TIMEOUT
@@ -29,5 +29,5 @@ __all__ = [
     "MAX_PROXIES", "MAX_STEPS", "PM2_EXTENSIONS", "Deployment", "Endpoint", "Process", "Proxy",
     "Setting", "Step", "WsgiTarget", "bind_key", "build", "find_module", "host_endpoints",
     "module_file_candidates", "module_in_repo", "parse_endpoint", "pm2_argv",
-    "pm2_default_interpreter", "repo_dir", "routes_of", "services", "split_words", "together",
+    "pm2_default_interpreter", "repo_dir", "resolve", "routes_of", "services", "split_words", "together",
 ]
