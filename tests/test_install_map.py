@@ -426,3 +426,12 @@ def test_an_absolute_copy_source_outside_the_map_is_unknown(repo):
         "deploy/nginx/site.conf": "server {\n  location / { proxy_pass http://127.0.0.1:8000; }\n}\n",
     }
     assert "SC002" not in codes(repo(files))
+
+
+def test_git_clone_with_options_places_its_target(repo):
+    report = repo({
+        "setup.sh": "#!/bin/bash\ngit clone -b main --depth 1 https://github.com/me/shop.git /srv/shop\n"
+                    "cd /srv && git clone git@github.com:me/shop.git\n",
+        "app.py": APP,
+    })
+    assert [(p.host, p.repo) for p in report.model.placements] == [("/srv/shop", "")]

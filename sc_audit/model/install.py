@@ -93,20 +93,45 @@ def git_placements(steps: list[Step], cwds: list[Cwd]) -> list[Placement]:
             directory = words[1] if words[1].startswith("/") else \
                 (posixpath.join(directory, words[1]) if directory else None)
             words = words[2:]
-        words = [w for w in words if not w.startswith("-")]
-        if not words:
-            continue
-        if words[0] in GIT_IN_PLACE and directory:
+        if any(w.startswith(("--git-dir", "--work-tree")) for w in words):
+            continue  # the checkout is elsewhere than the working directory: not followed
+        action = next((w for w in words if not w.startswith("-")), None)
+        if action in GIT_IN_PLACE and directory:
             host = _host_dir(directory)
-        elif words[0] == "clone" and len(words) >= 2:
-            target = words[2] if len(words) >= 3 else posixpath.basename(words[1].rstrip("/")).removesuffix(".git")
+        elif action == "clone":
+            positional = _clone_positionals(words[words.index("clone") + 1:])
+            if not positional:
+                continue
+            target = positional[1] if len(positional) >= 2 else \
+                posixpath.basename(positional[0].rstrip("/")).removesuffix(".git")
             host = _host_dir(target) if target.startswith("/") else \
                 (_host_dir(posixpath.join(directory, target)) if directory else None)
         else:
             continue
+        words = [action]
         if host:
             found.append(Placement(host, _checkout_folder(step, host, words[0]), command.span, f"git {words[0]}"))
     return found
+
+
+# git clone options that take a value (git-clone(1)); the rest are flags
+CLONE_VALUE_OPTIONS = {"-b", "--branch", "-o", "--origin", "-c", "--config", "--depth", "--reference",
+                       "--separate-git-dir", "-j", "--jobs", "--filter", "-u", "--upload-pack", "--template",
+                       "--shallow-since", "--shallow-exclude", "--server-option", "--reference-if-able"}
+
+
+def _clone_positionals(args: list[str]) -> list[str]:
+    """`git clone [options] URL [DIR]` -> [URL, DIR?]."""
+    positional, i = [], 0
+    while i < len(args):
+        word = args[i]
+        if word in CLONE_VALUE_OPTIONS:
+            i += 2
+            continue
+        if not word.startswith("-"):
+            positional.append(word)
+        i += 1
+    return positional
 
 
 def _checkout_folder(step: Step, host: str, action: str) -> str:
@@ -127,7 +152,7 @@ def copy_placements(model: Deployment, steps: list[Step], cwds: list[Cwd]) -> li
     runs in its checkout; a deploy script is usually run from the root). rsync's rule is kept:
     `src/` copies the contents into the target, `src` the folder itself into `target/src`.
     False-alarm risk: a script run from elsewhere, or a source that is a build output of the
-    same name, maps the wrong folder; a target under /etc, /usr, /tmp … is never a placement.
+    same name, maps the wrong folder; a target under /etc, /usr, /run … is never a placement.
     """
     found = []
     for step, here in zip(steps, cwds):
