@@ -81,6 +81,7 @@ class _Builder:
             n += 1
             node_id = f"{base}_{n}"
         self.ids[key] = node_id
+        label = "".join(c if c.isprintable() else "\ufffd" for c in label)  # no ESC of a file reaches a terminal
         self.graph.nodes[node_id] = Node(node_id, kind, label, group)
         self.anchors.extend((span, node_id) for span in spans if span is not None)
         return node_id

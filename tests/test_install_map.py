@@ -435,3 +435,12 @@ def test_git_clone_with_options_places_its_target(repo):
         "app.py": APP,
     })
     assert [(p.host, p.repo) for p in report.model.placements] == [("/srv/shop", "")]
+
+
+def test_no_control_character_of_a_file_reaches_the_graph(repo):
+    report = repo({
+        "deploy.sh": "#!/bin/bash\ncd /srv/app && git pull\nsudo cp 'x\x1b[2J.service' /etc/systemd/system/\n",
+        "x\x1b[2J.service": "[Service]\nExecStart=/usr/bin/true\n",
+    })
+    for fmt in ("text", "mermaid", "dot"):
+        assert "\x1b" not in render_graph(report, fmt)

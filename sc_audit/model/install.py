@@ -55,7 +55,7 @@ def install_map(model: Deployment, cwds: list[Cwd]) -> list[Placement]:
 
 def _host_dir(value: str) -> str | None:
     """A literal absolute directory (`/srv/app/`, `~/app` is not: whose home is unknown)."""
-    if not value.startswith("/") or any(c in value for c in "$`*?{["):
+    if not value.startswith("/") or any(c in value for c in "$`*?{[") or not value.isprintable():
         return None
     normal = posixpath.normpath(value)
     return None if normal == "/" or _under(normal, SYSTEM_DIRS) else normal
