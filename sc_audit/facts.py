@@ -239,6 +239,8 @@ class ShellContext:
     cmdline: str | None = None
     span: Span | None = None  # where that shell is started (the ssh command, the step)
     remote: bool = False  # runs on the deploy host (ssh), not on the CI runner
+    errexit: bool = False  # the shell starts with -e (`#!/bin/bash -e`, a workflow `run:`)
+    ignored_script_stop: Span | None = None  # `script_stop: true` on an ssh-action version without it
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +261,11 @@ class ShellCommand:
     pipe_to: tuple[str, ...] | None = None  # argv of the next command in a pipeline
     pipe_from: tuple[str, ...] | None = None  # argv of the previous command in a pipeline
     substitutions: tuple[tuple[str, ...], ...] = ()  # argvs of $(…) inside its words
+    # What the shell does when the command fails (deploy-fail-open, lenient health checks):
+    or_else: tuple[str, ...] | None = None  # `cmd || next`: argv run on failure (its `exit`, if any)
+    and_then: bool = False  # `cmd && next`: a failure skips the rest of the list
+    tested: bool = False  # in the condition of `if`/`while`/`until`: its status is looked at
+    in_loop: str = ""  # the innermost loop around it (body or condition): "for", "while", "until"
 
 
 @dataclass(slots=True)
@@ -323,6 +330,7 @@ class SystemdUnitFacts:
     environment: dict[str, Located] = field(default_factory=dict)
     environment_files: list[Located] = field(default_factory=list)  # EnvironmentFile= paths (`-` removed)
     user: Located | None = None
+    service_type: str | None = None  # `Type=` (None: not given, systemd's default `simple`)
     errors: list[ParseError] = field(default_factory=list)
 
 

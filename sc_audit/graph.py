@@ -16,10 +16,10 @@ import shlex
 from dataclasses import dataclass, field
 
 from . import commands as cmd
-from .checks.health import _checked_by, app_behind, restarted
+from .checks.health import _checked_by, app_behind
 from .checks.kills import kills, match_in_world, named, targets
 from .checks.ports import parse_url, serves
-from .model import routes_of
+from .model import restarted, routes_of
 from .span import Span
 
 WHOLE_FILE = 10**9  # an end line past any file: a span that stands for the whole file

@@ -9,7 +9,7 @@ from sc_audit.config import Config, ConfigError, load
 
 from conftest import SIGNALCRAFT, run_cli
 
-PLAN_RULES = {"SC002", "SC101", "SC201", "SC202", "SC401", "SC403", "SC501", "SC503", "SC602"}
+PLAN_RULES = {"SC002", "SC101", "SC201", "SC202", "SC401", "SC403", "SC501", "SC503", "SC602", "SC604"}
 
 
 run = run_cli

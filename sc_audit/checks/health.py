@@ -7,7 +7,7 @@ import re
 
 from .. import commands as cmd
 from ..findings import Finding, Related
-from ..model import find_module, routes_of
+from ..model import find_module, restarted, routes_of
 from ..span import Unknown
 from . import check
 from .ports import health_requests, is_local, parse_url, serves
@@ -116,37 +116,6 @@ def health_route_missing(model, config, found):
                           f"`@{app_name}.route(\"{path}\")` returning `{{\"status\": \"ok\"}}`, or check a route "
                           "that exists.", step.command.span,
                           (Related(process.span, f"`{process.name}` serves this port"),))
-
-
-RESTART_ACTIONS = {"restart", "reload", "start", "startOrRestart", "startOrReload", "startOrGracefulReload",
-                   "gracefulReload"}
-
-
-def restarted(model, step):
-    """The processes a deploy step (re)starts."""
-    meaning = step.meaning
-    if isinstance(meaning, cmd.Pm2Command) and meaning.action in RESTART_ACTIONS:
-        chosen = []
-        for target in meaning.targets:
-            if target == "all":
-                chosen += [p for p in model.processes if p.manager == "pm2"]
-            elif target.endswith((".js", ".cjs", ".mjs", ".json", ".yml", ".yaml")):
-                file_name = posixpath.basename(target)
-                if meaning.only:
-                    chosen += [p for p in model.lookup("pm2-name", meaning.only)
-                               if posixpath.basename(p.pm2_path) == file_name]
-                else:
-                    chosen += model.lookup("pm2-file", [file_name])
-            else:
-                chosen += model.lookup("pm2-name", [target])
-        return chosen
-    if isinstance(meaning, cmd.ServiceCommand) and meaning.action in ("restart", "start", "reload", "try-restart",
-                                                                      "reload-or-restart"):
-        units = {u if u.endswith(".service") else f"{u}.service" for u in meaning.units}
-        return model.lookup("unit", units)
-    if isinstance(meaning, cmd.Launch):
-        return model.lookup("script-span", [step.command.span])
-    return []
 
 
 def _checked_by(model, step) -> list | None:

@@ -79,8 +79,19 @@ def _parser():
 
 def parse(src: SourceFile) -> ShellFacts:
     """A `*.sh` file: its commands run by a shell whose cmdline is just the script path."""
-    commands, errors = parse_text(src.text, src.path, 1, 1, ShellContext(kind="script"))
+    context = ShellContext(kind="script", errexit=shebang_errexit(src.text))
+    commands, errors = parse_text(src.text, src.path, 1, 1, context)
     return ShellFacts(path=src.path, commands=commands, errors=errors)
+
+
+def shebang_errexit(text: str) -> bool:
+    """`#!/bin/bash -e` (or `-eu`, `-xe`): the script runs with errexit from its first line.
+    Only when run by path; `bash deploy.sh` ignores the shebang (a risk we accept: unknown
+    callers are the common case, and the author meant -e)."""
+    first = text.split("\n", 1)[0]
+    if not first.startswith("#!"):
+        return False
+    return any(word.startswith("-") and not word.startswith("--") and "e" in word for word in first[2:].split()[1:])
 
 
 def parse_text(
@@ -441,6 +452,10 @@ class _Snippet:
             return self.redirected(node, background, in_sub, level, in_error)
         if kind == "pipeline":
             return self.pipeline(node, background, in_sub, level, in_error)
+        if kind == "list":
+            return self.and_or_list(node, background, in_sub, level, in_error)
+        if kind in ("if_statement", "while_statement", "for_statement", "c_style_for_statement"):
+            return self.compound(node, background, in_sub, level, in_error)
         if kind in ("command_substitution", "process_substitution"):
             self.walk_children(node, False, True, level, in_error)
             return []
@@ -504,6 +519,69 @@ class _Snippet:
         for left, right in zip(elements, elements[1:]):
             self.link(left, right)
         return [i for element in elements for i in element]
+
+    def and_or_list(self, node, background, in_sub, level, in_error) -> list[int]:
+        """`a && b || c`: tree-sitter nests it to the left, ((a && b) || c). Mark what the
+        left side's failure leads to: `||` runs the right side, `&&` skips it."""
+        found: list[int] = []
+        operator = None
+        children = node.children
+        for i, child in enumerate(children):
+            if child.type in ("&&", "||"):
+                operator = child.type
+                continue
+            if not child.is_named or child.type == "comment":
+                continue
+            after = children[i + 1] if i + 1 < len(children) else None
+            inner = self.walk(child, background or (after is not None and after.type == "&"), in_sub,
+                              level + 1, in_error)
+            if operator is not None and found:
+                self.mark_failure(found, operator, inner)
+            found += inner
+        return found
+
+    def mark_failure(self, left: list[int], operator: str, right: list[int]) -> None:
+        commands = self.out.commands
+        right_argvs = [commands[i].argv for i in right if commands[i] is not None]
+        # `|| { echo failed; exit 1; }`: what matters is that the right side stops the shell
+        stops = [argv for argv in right_argvs if argv and argv[0] in ("exit", "return", "false")]
+        following = stops[0] if stops else (right_argvs[0] if right_argvs else ())
+        for i in left:
+            command = commands[i]
+            if command is None:
+                continue
+            if operator == "&&":
+                commands[i] = replace(command, and_then=True)
+            elif command.or_else is None:
+                commands[i] = replace(command, or_else=following)
+
+    def compound(self, node, background, in_sub, level, in_error) -> list[int]:
+        """`if`/`while`/`until`/`for`: mark the commands of conditions and of loop bodies."""
+        loop = node.type != "if_statement"
+        start = len(self.out.commands)
+        found: list[int] = []
+        for i, child in enumerate(node.children):
+            if child.is_missing:
+                if not in_error:  # `if` without `fi`: report it where the `if` starts
+                    self.error(node, f"cannot parse shell here: missing {child.type!r}", whole=False)
+                continue
+            if not child.is_named or child.type == "comment":
+                continue
+            before = len(self.out.commands)
+            found += self.walk(child, background, in_sub, level + 1, in_error)
+            if node.field_name_for_child(i) == "condition" and node.type != "for_statement":
+                self.mark_range(before, "tested")
+        if loop:
+            kind = "for" if node.type != "while_statement" else node.children[0].type  # `while`/`until`
+            self.mark_range(start, "in_loop", kind)
+        return found
+
+    def mark_range(self, start: int, flag: str, value: object = True) -> None:
+        """Set a flag on the commands emitted since `start` (an inner loop's kind is kept)."""
+        commands = self.out.commands
+        for i in range(start, len(commands)):
+            if commands[i] is not None and not getattr(commands[i], flag):
+                commands[i] = replace(commands[i], **{flag: value})
 
     def link(self, left: list[int], right: list[int]) -> None:
         """Set pipe_to/pipe_from between two neighbouring elements of a pipeline."""

@@ -151,6 +151,8 @@ def _read(src: SourceFile, facts: SystemdUnitFacts) -> None:
             skip = 1 if value.startswith("-") else 0  # `-`: a missing file is ok
             span = logical.span(src.path, value_start + skip, value_start + len(value))
             facts.environment_files.append(Located(value[skip:], span))
+        elif key == "Type" and value:
+            facts.service_type = value
         elif key == "Environment":
             _environment(src.path, facts, logical, value, value_start)
     if malformed:  # one finding, not one per line of a pasted nginx block

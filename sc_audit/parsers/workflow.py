@@ -7,6 +7,8 @@ is only composed (nodes with positions), never constructed or run.
 
 from __future__ import annotations
 
+import re
+
 from ..facts import ParseError, ShellContext, WorkflowFacts
 from ..source import SourceFile
 from ..span import Located, Span
@@ -170,7 +172,8 @@ class _Workflow:
         if _is_scalar(run):
             step_shell = _text(_get(step, "shell")) or job_shell
             if _is_posix_shell(step_shell, windows):
-                context = ShellContext("workflow-run", None, _span(self.src.path, run))
+                context = ShellContext("workflow-run", None, _span(self.src.path, run),
+                                       errexit=_errexit(step_shell))
                 self.shell(run, context)
         if action:
             keys, script_is_cmdline = SSH_ACTIONS.get(action.split("@")[0].strip().lower(), ((), False))
@@ -181,7 +184,9 @@ class _Workflow:
                     keeps_text = script_is_cmdline and not shell.is_simple_command(script.value)
                     cmdline = script.value if keeps_text else None
                     span = _span(self.src.path, script)
-                    self.shell(script, ShellContext("ssh-action", cmdline, span, remote=True))
+                    errexit, ignored = _script_stop(action, _get(with_node, "script_stop"), self.src.path)
+                    self.shell(script, ShellContext("ssh-action", cmdline, span, remote=True, errexit=errexit,
+                                                    ignored_script_stop=ignored))
 
     def shell(self, node, context: ShellContext) -> None:
         commands, errors = shell.parse_text(
@@ -203,3 +208,39 @@ def _is_posix_shell(name: str | None, windows: bool) -> bool:
         return not windows
     program = name.split()[0].rsplit("/", 1)[-1] if name.split() else ""
     return program in shell.SHELLS
+
+
+def _errexit(name: str | None) -> bool:
+    """GitHub runs `run:` with `bash -e {0}` when no shell is given, `bash --noprofile --norc
+    -eo pipefail {0}` for `shell: bash`, `sh -e {0}` for `shell: sh` (docs: "Exit codes and
+    error action preference"); a custom template (`bash {0}`) has -e only if it says so."""
+    if name is None or name.strip() in ("bash", "sh"):
+        return True
+    return any(word.startswith("-") and not word.startswith("--") and "e" in word for word in name.split()[1:])
+
+
+def _script_stop(action: str, node, path: str) -> tuple[bool, Span | None]:
+    """(errexit, span of an ignored `script_stop: true`) for an ssh action's script.
+
+    appleboy/ssh-action had a `script_stop` input (stop at the first failing line) up to
+    v1.2.0; commit 1c1ad10 ("remove script stop functionality", PR #350, first in v1.2.1
+    and in the moving `v1` tag) removed it from action.yml, so GitHub ignores it ("Unexpected
+    input") and the script runs on after a failure (appleboy/ssh-action#367). A ref we cannot
+    place (a commit SHA, a fork) counts as honouring it: unknown never fires.
+    """
+    if not (_is_scalar(node) and str(node.value).strip().lower() == "true"):
+        return False, None
+    name, _, ref = action.partition("@")
+    if name.strip().lower() != "appleboy/ssh-action" or not _script_stop_removed(ref.strip()):
+        return True, None
+    return False, _span(path, node)
+
+
+def _script_stop_removed(ref: str) -> bool:
+    if ref in ("master", "main", "v1"):
+        return True
+    match = re.fullmatch(r"v(\d+)(?:\.(\d+))?(?:\.(\d+))?", ref)
+    if match is None:
+        return False
+    version = tuple(int(part) if part else 0 for part in match.groups())
+    return version >= (1, 2, 1)

@@ -331,3 +331,39 @@ def test_property_never_raises(parts):
 def test_property_extremes():
     for text in ["$( " * 1000 + ")" * 1000, "x" * 200_000, "(" * 3000, "bash -c '" * 200, '"$(' * 1000]:
         assert isinstance(shell.parse(SourceFile("p.sh", "shell", text)), ShellFacts)
+
+
+# --------------------------------------------------------------------------- what a failure leads to
+
+
+def test_and_or_lists_mark_what_a_failure_leads_to():
+    cmds = commands("cd /srv && git pull || exit 1\ncurl -f http://x/ || true\nplain\n")
+    cd, pull, curl, plain = find(cmds, "cd"), find(cmds, "git"), find(cmds, "curl"), find(cmds, "plain")
+    assert cd.and_then and cd.or_else == ("exit", "1")  # `(cd && git pull) || exit 1`
+    assert not pull.and_then and pull.or_else == ("exit", "1")
+    assert curl.or_else == ("true",) and not curl.and_then
+    assert plain.or_else is None and not plain.and_then and not plain.tested
+
+
+def test_conditions_and_loops_are_marked():
+    cmds = commands("if curl -f http://a/; then echo up; fi\n"
+                    "for i in 1 2; do curl -s http://b/; sleep 1; done\n"
+                    "until curl -f http://c/; do sleep 1; done\n")
+    assert find(cmds, "curl", "-f", "http://a/").tested and not find(cmds, "curl", "-f", "http://a/").in_loop
+    assert not find(cmds, "echo").tested
+    assert find(cmds, "curl", "-s").in_loop and not find(cmds, "curl", "-s").tested
+    until = find(cmds, "curl", "-f", "http://c/")
+    assert until.tested and until.in_loop == "until" and find(cmds, "curl", "-s").in_loop == "for"
+
+
+def test_errexit_from_the_shebang():
+    assert parse("#!/bin/bash -e\nx\n").commands[0].context.errexit
+    assert parse("#!/usr/bin/env -S bash -eu\nx\n").commands[0].context.errexit
+    assert not parse("#!/usr/bin/env bash\nx\n").commands[0].context.errexit
+    assert not parse("set -e\nx\n").commands[0].context.errexit  # a command, read by the checks
+
+
+def test_or_else_names_the_exit_of_a_block():
+    cmds = commands('curl -f http://a/ || { echo "down"; exit 1; }\ncurl -f http://b/ || (echo down; false)\n')
+    assert find(cmds, "curl", "-f", "http://a/").or_else == ("exit", "1")
+    assert find(cmds, "curl", "-f", "http://b/").or_else == ("false",)

@@ -180,3 +180,8 @@ def test_property_extremes():
     for text in ["ExecStart=" + "$( " * 1000, "web: " + "$( " * 1000, "[Service]\nExecStart=/bin/x \\\n" * 2000, "x" * 100_000]:
         assert isinstance(unit(text), SystemdUnitFacts)
         assert isinstance(procs(text), ProcfileFacts)
+
+
+def test_service_type_is_kept():
+    assert unit("[Service]\nType=notify\nExecStart=/srv/venv/bin/gunicorn app:app\n").service_type == "notify"
+    assert unit("[Service]\nExecStart=/srv/venv/bin/gunicorn app:app\n").service_type is None

@@ -188,3 +188,41 @@ def test_property_never_raises(parts):
 def test_property_extremes():
     for text in ["[" * 5000, "a:\n" + "  " * 2000 + "b: 1", "jobs:\n a:\n  steps:\n   - run: " + "$( " * 1000]:
         assert isinstance(parse(text), WorkflowFacts)
+
+
+def test_run_steps_have_errexit_unless_a_custom_shell_drops_it():
+    facts = parse("""
+jobs:
+  d:
+    runs-on: ubuntu-latest
+    steps:
+      - run: a
+      - run: b
+        shell: bash
+      - run: c
+        shell: bash {0}
+""")
+    assert find(facts, "a").context.errexit and find(facts, "b").context.errexit
+    assert not find(facts, "c").context.errexit
+
+
+@pytest.mark.parametrize("ref,errexit,ignored", [
+    ("v1.0.3", True, False), ("v1.2.0", True, False), ("v1.2.1", False, True), ("v1", False, True),
+    ("master", False, True), ("0123abc", True, False),
+])
+def test_ssh_action_script_stop_by_version(ref, errexit, ignored):
+    facts = parse(f"""
+jobs:
+  d:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: appleboy/ssh-action@{ref}
+        with:
+          script_stop: true
+          script: |
+            git pull
+            sudo systemctl restart app
+""")
+    context = find(facts, "git").context
+    assert context.errexit is errexit
+    assert (context.ignored_script_stop is not None) is ignored

@@ -1,0 +1,73 @@
+"""Deploy steps that (re)start processes, and the shells the steps run in.
+
+Shared by the health-check rules (SC602, SC603, SC604) and the deploy rules (SC5xx): which
+processes of the model a step starts, and which steps belong to one deploy file or one shell.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+from .. import commands as cmd
+from .records import Deployment, Process, Step
+
+RESTART_ACTIONS = {"restart", "reload", "start", "startOrRestart", "startOrReload", "startOrGracefulReload",
+                   "gracefulReload"}
+SERVICE_RESTARTS = ("restart", "start", "reload", "try-restart", "reload-or-restart")
+
+
+def restarted(model: Deployment, step: Step) -> list[Process]:
+    """The processes of the model a deploy step (re)starts (empty when it names none we know)."""
+    meaning = step.meaning
+    if isinstance(meaning, cmd.Pm2Command) and meaning.action in RESTART_ACTIONS:
+        chosen = []
+        for target in meaning.targets:
+            if target == "all":
+                chosen += [p for p in model.processes if p.manager == "pm2"]
+            elif target.endswith((".js", ".cjs", ".mjs", ".json", ".yml", ".yaml")):
+                file_name = posixpath.basename(target)
+                if meaning.only:
+                    chosen += [p for p in model.lookup("pm2-name", meaning.only)
+                               if posixpath.basename(p.pm2_path) == file_name]
+                else:
+                    chosen += model.lookup("pm2-file", [file_name])
+            else:
+                chosen += model.lookup("pm2-name", [target])
+        return chosen
+    if isinstance(meaning, cmd.ServiceCommand) and meaning.action in SERVICE_RESTARTS:
+        units = {u if u.endswith(".service") else f"{u}.service" for u in meaning.units}
+        return model.lookup("unit", units)
+    if isinstance(meaning, cmd.Launch):
+        return model.lookup("script-span", [step.command.span])
+    return []
+
+
+def is_restart(step: Step) -> bool:
+    """Whether a step (re)starts a service, known to the model or not: `systemctl restart X`,
+    `pm2 restart|start|reload …`, a server launched in the background by the deploy."""
+    meaning = step.meaning
+    if isinstance(meaning, cmd.Pm2Command):
+        return meaning.action in RESTART_ACTIONS
+    if isinstance(meaning, cmd.ServiceCommand):
+        return meaning.action in SERVICE_RESTARTS
+    if isinstance(meaning, cmd.Launch):
+        return step.command.background or any(w in meaning.wrappers for w in ("nohup", "setsid", "screen", "tmux"))
+    return False
+
+
+def steps_by_file(model: Deployment) -> dict[str, list[Step]]:
+    """Deploy steps per file, in file order."""
+    by_file: dict[str, list[Step]] = {}
+    for step in model.steps:
+        by_file.setdefault(step.command.span.path, []).append(step)
+    return by_file
+
+
+def steps_by_shell(model: Deployment) -> list[list[Step]]:
+    """Deploy steps per shell process: a script file, one workflow `run:`, one ssh-action
+    `script:`, one `ssh host '…'` payload, one `bash -c '…'` (in file order)."""
+    shells: dict[tuple, list[Step]] = {}
+    for step in model.steps:
+        context = step.command.context
+        shells.setdefault((step.command.span.path, context.kind, context.span), []).append(step)
+    return list(shells.values())
