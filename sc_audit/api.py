@@ -80,6 +80,7 @@ def audit(path: str | Path, config: Config | None = None, cache: bool = False) -
     extra = _referenced_files(found, facts_by_path)
     _parse_all(extra, read_include, store, facts_by_path, internal_errors)
     found.files.extend(extra)
+    _follow_route_modules(found, facts_by_path, read_include, store, internal_errors)
     if store is not None:
         store.save()
 
@@ -251,6 +252,38 @@ def _referenced_files(found: Discovery, facts_by_path: dict[str, object]) -> lis
         text, encoding = decode(data)
         extra.append(SourceFile(rel, kind, text, encoding))
     return extra
+
+
+ROUTE_FOLLOW_ROUNDS = 4  # router imported by a router imported by the app…
+ROUTE_FOLLOW_MAX_FILES = 300
+
+
+def _follow_route_modules(found: Discovery, facts_by_path: dict[str, object], read_include, store,
+                          internal_errors: list[tuple[str, str]]) -> None:
+    """Read the Python modules the apps' routes lead to (routers imported from other modules,
+    Django settings and URLconfs), a few rounds deep, bounded."""
+    from .facts import PythonModuleFacts
+    from .model.routes import modules_to_follow
+
+    budget = ROUTE_FOLLOW_MAX_FILES
+    done: set[str] = set()
+    for _ in range(ROUTE_FOLLOW_ROUNDS):
+        modules = [f for p, f in facts_by_path.items() if isinstance(f, PythonModuleFacts) and p not in done]
+        done.update(f.path for f in modules)
+        extra = []
+        for rel in modules_to_follow(modules, found.all_paths):
+            if rel in facts_by_path or budget <= 0:
+                continue
+            data = read_limited(found.root, rel, found)
+            if data is None:
+                continue
+            budget -= 1
+            text, encoding = decode(data)
+            extra.append(SourceFile(rel, kinds.PYTHON_APP, text, encoding))
+        if not extra:
+            return
+        _parse_all(extra, read_include, store, facts_by_path, internal_errors)
+        found.files.extend(extra)
 
 
 def _commands_of(facts: object):

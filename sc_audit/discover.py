@@ -27,6 +27,9 @@ APP_MODULE_NAMES = frozenset({"app.py", "wsgi.py", "asgi.py", "main.py", "run.py
                               "application.py", "__init__.py"})
 APP_MARKERS = ("Flask(", "FastAPI(", "Starlette(", "Quart(", "get_wsgi_application(",
                "get_asgi_application(", "create_app", "make_app")
+# A module that only adds routes (a router, or views on an app imported from elsewhere): the
+# routes model needs it (SC601). Routers named by a registration are read anyway (api.py).
+ROUTE_MARKERS = (".route(", "APIRouter(", "Blueprint(", '.get("/', ".get('/", '.post("/', ".post('/")
 SHELL_SHEBANGS = ("sh", "bash", "dash", "zsh", "ksh")
 
 
@@ -204,7 +207,7 @@ def kind_by_content(rel: str, text: str) -> str | None:
     path = PurePosixPath(rel)
     lower = path.name.lower()
     if lower.endswith(".py"):
-        if lower in APP_MODULE_NAMES or any(marker in text for marker in APP_MARKERS):
+        if lower in APP_MODULE_NAMES or any(marker in text for marker in APP_MARKERS + ROUTE_MARKERS):
             return kinds.PYTHON_APP if _creates_app(text) else None
         return None
     if lower.endswith((".json", ".yml", ".yaml", ".js", ".cjs")):
@@ -225,4 +228,4 @@ def kind_by_content(rel: str, text: str) -> str | None:
 
 
 def _creates_app(text: str) -> bool:
-    return any(marker in text for marker in APP_MARKERS) or ".route(" in text
+    return any(marker in text for marker in APP_MARKERS + ROUTE_MARKERS) or ".route(" in text

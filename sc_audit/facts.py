@@ -63,7 +63,7 @@ class Route:
 @dataclass(frozen=True, slots=True)
 class Blueprint:
     name: str  # variable name
-    url_prefix: str | None
+    url_prefix: str | None | Unknown  # Unknown: a prefix sc-audit cannot evaluate
     span: Span
 
 
@@ -73,6 +73,44 @@ class BlueprintRegistration:
     blueprint: str  # variable (or imported alias) of the blueprint
     url_prefix: str | None | Unknown  # None: not given at registration
     span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class RouteUnknown:
+    """Part of an app's (or router's) URL space whose routes cannot be read statically: a
+    mounted sub-app or StaticFiles, an extension that adds routes (Flask-RESTX, Flask-Admin…),
+    a route list built in a loop. Every request path under `prefix` may be served."""
+
+    app: str  # the app / router variable
+    prefix: str | Unknown  # "" = the whole URL space; Unknown = a dynamic prefix (the whole space)
+    reason: str  # "a mounted sub-app", "flask_restx.Api", …
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class AppSetting:
+    """A constructor keyword that moves URLs: FastAPI `root_path`, `docs_url`, `redoc_url`,
+    `openapi_url`; Flask `static_url_path`. Only when given."""
+
+    app: str
+    key: str
+    value: str | None | Unknown
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class UrlPattern:
+    """One entry of a Django `urlpatterns` list: `path(...)`, `re_path(...)` / `url(...)`, or an
+    entry that cannot be read (kind "unknown"). `include` is a dotted module name for
+    `include("app.urls")`; `children` the entries of `include([...])`; `unknown` says why the
+    target cannot be followed (`admin.site.urls`, `include(router.urls)`)."""
+
+    kind: str  # "path" | "re_path" | "unknown"
+    route: str | Unknown
+    span: Span
+    include: str | None = None
+    children: tuple[UrlPattern, ...] | None = None
+    unknown: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +140,14 @@ class PythonModuleFacts:
     errors: list[ParseError] = field(default_factory=list)
     # module-level `name = callee(...)`: name -> callee as written ("create_app")
     assigned_calls: dict[str, str] = field(default_factory=dict)
+    # ---- routes (model/routes.py joins them across modules)
+    function_imports: dict[str, ImportedName] = field(default_factory=dict)  # imports inside functions
+    star_imports: list[str] = field(default_factory=list)  # `from X import *` (module as written)
+    route_unknowns: list[RouteUnknown] = field(default_factory=list)
+    app_settings: list[AppSetting] = field(default_factory=list)
+    django_settings: str | Unknown | None = None  # os.environ.setdefault("DJANGO_SETTINGS_MODULE", …)
+    root_urlconf: str | Unknown | None = None  # ROOT_URLCONF = "…" (module level)
+    urlpatterns: list[UrlPattern] | None = None  # module-level `urlpatterns`, None when absent
 
 
 # --------------------------------------------------------------------------- Gunicorn config

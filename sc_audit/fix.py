@@ -27,12 +27,13 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from . import source as kinds
-from .checks.health import app_behind, processes_at, routed, routes_complete
+from .checks.health import app_behind, processes_at
 from .checks.kills import BYSTANDERS, GENERIC_WORDS, kills, match_in_world, pattern_words, targets
 from .checks.managers import PYTHON_ENTRY_POINTS
 from .checks.ports import health_requests
 from .checks.wsgi import parse_target
-from .model import find_module, routes_of
+from .model import find_module
+from .model.routes import path_status, route_table
 from .parsing import parse_file
 from .procview import kill_matches, pattern_matches_text
 from .source import SourceFile, decode
@@ -381,9 +382,10 @@ def fix_health_route(report, finding, sources) -> Change:
     app = next((a for a in module.apps if a.name == app_name and a.in_function is None), None)
     if app is None or app.framework != "flask":
         raise NotFixed(f"`{app_name}` in {module.path} is not a module-level Flask app")
-    if not routes_complete(module):
+    status = path_status(route_table(model, module, app_name), path)
+    if status == "unknown":
         raise NotFixed(f"not every route of `{app_name}` in {module.path} is known")
-    if routed(routes_of(model, module, app_name), path):
+    if status == "routed":
         raise NotFixed(f"`{app_name}` already routes `{path}`; add the health check to the deploy yourself")
     if sources.get(module.path) is None:
         raise NotFixed(f"{module.path} was not read")

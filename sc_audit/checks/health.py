@@ -7,7 +7,8 @@ import re
 
 from .. import commands as cmd
 from ..findings import Finding, Related
-from ..model import find_module, restarted, routes_of
+from ..model import find_module, restarted
+from ..model.routes import path_status, route_table, rule_regex
 from ..span import Unknown
 from . import check
 from .ports import health_requests, is_local, parse_url, serves
@@ -55,33 +56,20 @@ def _factory_app(model, module, name: str, depth: int = 0):
     return _factory_app(model, other, imported.name or callee, depth + 1)
 
 
-def routes_complete(module) -> bool:
-    """Whether every route of the module is known (no unreadable path, no unresolved blueprint)."""
-    if module.errors:
-        return False
-    if any(isinstance(route.path, Unknown) for route in module.routes):
-        return False
-    return not any(isinstance(r.url_prefix, Unknown) for r in module.registrations)
+def routes_complete(model, module, app_name: str) -> bool:
+    """Whether every route of the app is known (no Unknown region anywhere)."""
+    return not route_table(model, module, app_name).unknown
 
 
 def route_regex(rule: str) -> re.Pattern:
     """A Flask (`/u/<int:id>`) or FastAPI (`/u/{id}`) rule as a regex over request paths."""
-    parts = re.split(r"(<[^>]+>|\{[^}]+\})", rule)
-    pattern = ""
-    for part in parts:
-        if part.startswith("<path:") or (part.startswith("{") and part.endswith(":path}")):
-            pattern += ".+"
-        elif part.startswith(("<", "{")):
-            pattern += "[^/]+"
-        else:
-            pattern += re.escape(part)
-    if rule.endswith("/") and rule != "/":
-        pattern = pattern[:-1] + "/?"  # Flask redirects `/x` to `/x/` (308), which a check follows or accepts
-    return re.compile(f"^{pattern}$")
+    return rule_regex(rule)
 
 
 def routed(routes, path: str) -> bool:
-    return any(route_regex(rule).match(path) for rule, _ in routes)
+    """Whether one of the (rule, span) routes matches the path (or it with/without a trailing slash)."""
+    variants = {path, path.rstrip("/") or "/", path if path.endswith("/") else path + "/"}
+    return any(rule_regex(rule).match(v) for rule, _ in routes for v in variants)
 
 
 def processes_at(model, endpoints, certain: bool = True, limit: int | None = None) -> list:
@@ -104,12 +92,13 @@ def health_route_missing(model, config, found):
         # one process answers a port (several binding it is SC301's business): the first one
         for process in processes_at(model, endpoints, limit=1):
             module, app_name = app_behind(model, process)
-            if module is None or not routes_complete(module):
+            if module is None:
                 continue
-            routes = routes_of(model, module, app_name)
-            if routed(routes, path):
+            table = route_table(model, module, app_name)
+            if path_status(table, path) != "unrouted":
                 continue
-            known = ", ".join(sorted({r for r, _ in routes})) or "none"
+            rules = sorted({r.rule for r in table.routes})
+            known = ", ".join(rules[:12]) + (f" and {len(rules) - 12} more" if len(rules) > 12 else "") or "none"
             yield Finding("SC601", f"the deploy checks `{step.meaning.url}`, but the app `{module.path}:{app_name}` "
                           f"behind that port has no route for `{path}` (it routes {known}): the check gets 404, so the "
                           "deploy fails (or, with `|| true`, the check proves nothing). Add the route, e.g. "
@@ -178,10 +167,8 @@ def _unchecked(model, process, step, checked):
     module, app_name = app_behind(model, process)
     route = "/health"
     add = ""
-    if module is not None and routes_complete(module):
-        routes = routes_of(model, module, app_name)
-        if not routed(routes, route):
-            add = f" and add `@{app_name}.route(\"/health\")` to `{module.path}`"
+    if module is not None and path_status(route_table(model, module, app_name), route) == "unrouted":
+        add = f" and add `@{app_name}.route(\"/health\")` to `{module.path}`"
     target = f"http://{host}:{endpoint.port}{route}" if endpoint.socket is None else None
     command = f"`curl -fsS --retry 5 --retry-connrefused {target}`" if target else \
         f"`curl -fsS --unix-socket {endpoint.socket} http://localhost{route}`"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from ..facts import (
     AppObject,
     AppRun,
+    AppSetting,
     Blueprint,
     BlueprintRegistration,
     Function,
@@ -20,6 +21,8 @@ from ..facts import (
     ParseError,
     PythonModuleFacts,
     Route,
+    RouteUnknown,
+    UrlPattern,
 )
 from ..source import SourceFile
 from ..span import Located, Span, Unknown
@@ -36,10 +39,30 @@ APP_CONSTRUCTORS = {
     "get_asgi_application": "django",
 }
 BLUEPRINT_CONSTRUCTORS = {"Blueprint": "url_prefix", "APIRouter": "prefix"}
-HTTP_VERBS = frozenset({"get", "post", "put", "delete", "patch", "head", "options"})
+HTTP_VERBS = frozenset({"get", "post", "put", "delete", "patch", "head", "options", "trace",
+                        "websocket", "websocket_route"})
 ROUTE_DECORATORS = frozenset({"route", "api_route"})
-URL_RULE_METHODS = {"add_url_rule": ("rule", 2, "view_func"), "add_api_route": ("path", 1, "endpoint")}
+URL_RULE_METHODS = {"add_url_rule": ("rule", 2, "view_func"), "add_api_route": ("path", 1, "endpoint"),
+                    "add_route": ("path", 1, "route"), "add_websocket_route": ("path", 1, "route"),
+                    "add_api_websocket_route": ("path", 1, "endpoint")}
 REGISTRATIONS = {"register_blueprint": ("blueprint", "url_prefix"), "include_router": ("router", "prefix")}
+# Keywords of an app constructor that move URLs (routes model: FastAPI docs, root_path; Flask static).
+APP_URL_SETTINGS = {"fastapi": ("root_path", "docs_url", "redoc_url", "openapi_url",
+                                "swagger_ui_oauth2_redirect_url"),
+                    "starlette": (), "flask": ("static_url_path", "static_folder"), "quart": ("static_url_path",)}
+# Extensions that add routes to the app they are given, which sc-audit does not read (by top-level
+# package, through imports): the URL space of that app becomes Unknown (SC601 stays silent).
+ROUTE_ADDING_PACKAGES = frozenset({
+    "flask_restx", "flask_restplus", "flask_smorest", "flasgger", "flask_admin", "flask_healthz",
+    "healthcheck", "prometheus_flask_exporter", "flask_security", "flask_appbuilder", "flask_graphql",
+    "graphql_server", "connexion", "prometheus_fastapi_instrumentator", "fastapi_users", "sqladmin",
+    "flask_swagger_ui", "flask_openapi3", "spectree", "flask_monitoringdashboard", "dash",
+})
+SOCKETIO_CONSTRUCTORS = frozenset({"flask_socketio.SocketIO"})
+RESTFUL_CONSTRUCTORS = frozenset({"flask_restful.Api"})
+DJANGO_SETTINGS_VARIABLE = "DJANGO_SETTINGS_MODULE"
+# Django URL helpers whose result is empty unless DEBUG (`static()`), read as adding nothing.
+DJANGO_DEBUG_ONLY = frozenset({"static", "staticfiles_urlpatterns"})
 # Names that look like an app or an app factory: app, application, create_app, make_app...
 APP_LIKE_NAME = re.compile(r"(^|_)(app|application)($|_)|app$", re.IGNORECASE)
 
@@ -82,6 +105,17 @@ class _Scope:
     conditional: bool = False  # inside a branch or loop (not the main guard)
     values: dict[str, Val] = field(default_factory=dict)  # names bound in this function
     info: _FunctionInfo | None = None  # the function being read
+    in_loop: bool = False  # inside a for/while body: a list grown here has unknown entries
+    lists: dict[str, _ListValue] = field(default_factory=dict)  # route lists built in this scope
+
+
+@dataclass
+class _ListValue:
+    """A list of route entries as the code builds it (`urlpatterns = [...]`, `+= [...]`,
+    `.append(...)`): entry nodes, or why it cannot be read (built in a loop, a call…)."""
+
+    items: list = field(default_factory=list)
+    unknown: str | None = None
 
 
 @dataclass
@@ -103,10 +137,14 @@ class _Reader:
         self.router_names: set[str] = set()  # names bound to blueprints / routers
         self.infos: dict[str, _FunctionInfo] = {}  # top-level functions only
         self.function_nodes: dict[str, object] = {}
+        self.module_lists: dict[str, _ListValue] = {}
+        self.extensions: dict[str, tuple[str, object]] = {}  # variable -> (qualified ctor, call)
+        self.restful_apis: set[str] = set()  # Flask-RESTful `Api` objects
 
     def read(self) -> None:
-        self._block(self.parsed.module.body, _Scope(values=self.module_values))
+        self._block(self.parsed.module.body, _Scope(values=self.module_values, lists=self.module_lists))
         self._finish_functions()
+        self._finish_urlpatterns()
 
     # ---- evaluation
 
@@ -152,7 +190,8 @@ class _Reader:
 
     def _nested(self, node, scope: _Scope, conditional: bool = True) -> None:
         """Walk every block of a compound statement (body, else, handlers, finally)."""
-        inner = replace(scope, conditional=scope.conditional or conditional)
+        inner = replace(scope, conditional=scope.conditional or conditional,
+                        in_loop=scope.in_loop or kind(node) in ("For", "While"))
         for block in _blocks(node):
             self._block(block, inner)
         for target in _bound_targets(node):
@@ -195,6 +234,7 @@ class _Reader:
             self.module_values[name] = Val(Unknown(f"class {name}"))
 
     def _s_Import(self, node, scope: _Scope) -> None:
+        self._route_imports(node, scope)
         for alias, module, name, alias_node in pyexpr.import_bindings(node):
             self.resolve[alias] = pyexpr.qualified_import(module, name)
             if scope.module_level:
@@ -221,18 +261,23 @@ class _Reader:
     def _s_Expr(self, node, scope: _Scope) -> None:
         if kind(node.value) == "Call":
             self._call(node.value, scope)
+            self._route_call(node.value, None, scope)
 
     def _s_Assign(self, node, scope: _Scope) -> None:
         for target in node.targets:
             self._assign(target.target, node.value, node, scope)
+            self._route_assign(target.target, node.value, scope)
         if kind(node.value) == "Call":
             self._call(node.value, scope)
+            names = [t.target.value for t in node.targets if kind(t.target) == "Name"]
+            self._route_call(node.value, names[0] if len(names) == 1 else None, scope)
 
     def _s_AnnAssign(self, node, scope: _Scope) -> None:
         if node.value is not None:
             self._assign(node.target, node.value, node, scope)
 
     def _s_AugAssign(self, node, scope: _Scope) -> None:
+        self._route_augment(node, scope)
         self._bind_names(node.target, node, scope, Val(Unknown(self.parsed.text(node))))
 
     # ---- assignments
@@ -251,6 +296,8 @@ class _Reader:
         for name in names:
             if framework is not None:
                 self._app(name, framework, statement, scope)
+                self._app_url_settings(name, framework, value, scope)
+                self._constructor_routes(name, value, scope)
             elif self._blueprint(name, value, statement, scope):
                 pass
             elif callee is not None:
@@ -286,7 +333,7 @@ class _Reader:
         prefix = None
         if prefix_node is not None:
             val = self._evaluator(scope).eval(prefix_node)
-            prefix = val.value if isinstance(val.value, str) else None
+            prefix = val.value if val.value is None else self._string_or_unknown(prefix_node, scope)
         self.facts.blueprints.append(Blueprint(name, prefix, self.parsed.span(statement)))
         self.router_names.add(name)
         return True
@@ -398,6 +445,301 @@ class _Reader:
         value = self._evaluator(scope).eval(node).value
         return isinstance(value, str) and ":" in value  # uvicorn.run("main:app")
 
+    # ---- routes beyond decorators (model/routes.py joins them): imports inside functions,
+    # star imports, route lists (Django `urlpatterns`, Starlette `routes=[...]`), mounts,
+    # extensions that add routes, Django settings. Each is a small reader; whatever it cannot
+    # read becomes a RouteUnknown or an "unknown" UrlPattern, never a missing route.
+
+    def _route_imports(self, node, scope: _Scope) -> None:
+        """Function-level imports (blueprints imported inside `create_app`) and star imports
+        (`from .base import *` in Django settings). False-alarm risk: none (they only let the
+        routes model follow a name; an import it cannot follow leaves routes Unknown)."""
+        if kind(node) == "ImportFrom" and kind(node.names) == "ImportStar":
+            if scope.module_level:
+                module = "." * len(node.relative) + (dotted(node.module) or "" if node.module else "")
+                self.facts.star_imports.append(module)
+            return
+        if scope.module_level:
+            return
+        for alias, module, name, alias_node in pyexpr.import_bindings(node):
+            span = self.parsed.span(alias_node)
+            self.facts.function_imports.setdefault(alias, ImportedName(alias, module, name, span))
+
+    def _route_assign(self, target, value, scope: _Scope) -> None:
+        """`urlpatterns = [...]`, `routes = [...]`, `ROOT_URLCONF = "..."`,
+        `os.environ["DJANGO_SETTINGS_MODULE"] = "..."`."""
+        if kind(target) == "Subscript" and DJANGO_SETTINGS_VARIABLE in self.parsed.text(target) and \
+                self._qualified(target.value) in ("os.environ", "environ"):
+            self.facts.django_settings = self._string_or_unknown(value, scope)
+            return
+        if kind(target) != "Name":
+            return
+        name = target.value
+        if name == "ROOT_URLCONF" and scope.module_level:
+            self.facts.root_urlconf = Unknown(self.parsed.text(value), self.parsed.span(value)) \
+                if scope.conditional else self._string_or_unknown(value, scope)
+        listed = self._list_value(value, scope)
+        if listed is not None:
+            if scope.in_loop:
+                listed = _ListValue(unknown=f"`{name}` is built in a loop")
+            scope.lists[name] = listed
+        elif name in scope.lists:
+            scope.lists[name] = _ListValue(unknown=f"`{name} = {self.parsed.text(value)[:60]}`")
+
+    def _route_augment(self, node, scope: _Scope) -> None:
+        """`urlpatterns += [...]` (also under `if settings.DEBUG:`: an entry that may exist
+        counts, which can only silence SC601)."""
+        if kind(node.target) != "Name" or kind(node.operator) != "AddAssign":
+            return
+        name = node.target.value
+        current = scope.lists.get(name)
+        if current is None:
+            return
+        added = self._list_value(node.value, scope)
+        self._grow(name, current, added, scope, node.value)
+
+    def _grow(self, name: str, current: _ListValue, added: _ListValue | None, scope: _Scope, node) -> None:
+        if scope.in_loop:
+            current.unknown = current.unknown or f"`{name}` grows in a loop"
+        elif added is None:
+            current.unknown = current.unknown or f"`{name}` grows by `{self.parsed.text(node)[:60]}`"
+        else:
+            current.items.extend(added.items)
+            current.unknown = current.unknown or added.unknown
+
+    def _list_value(self, node, scope: _Scope) -> _ListValue | None:
+        """The entries of a list expression, or None when it is not a list at all."""
+        if kind(node) in ("List", "Tuple"):
+            items, unknown = [], None
+            for element in node.elements:
+                if kind(element) == "StarredElement":
+                    inner = self._list_value(element.value, scope)
+                    if inner is None:
+                        unknown = unknown or f"`{self.parsed.text(element)[:60]}`"
+                    else:
+                        items.extend(inner.items)
+                        unknown = unknown or inner.unknown
+                else:
+                    items.append(element.value)
+            return _ListValue(items, unknown)
+        if kind(node) == "BinaryOperation" and kind(node.operator) == "Add":
+            left, right = self._list_value(node.left, scope), self._list_value(node.right, scope)
+            if left is None and right is None:
+                return None
+            out = _ListValue()
+            for part, part_node in ((left, node.left), (right, node.right)):
+                if part is None:
+                    out.unknown = out.unknown or f"`{self.parsed.text(part_node)[:60]}`"
+                else:
+                    out.items.extend(part.items)
+                    out.unknown = out.unknown or part.unknown
+            return out
+        if kind(node) == "Name":
+            found = scope.lists.get(node.value) or self.module_lists.get(node.value)
+            return _ListValue(list(found.items), found.unknown) if found is not None else None
+        if kind(node) == "Call" and self._qualified(node.func).rsplit(".", 1)[-1] in DJANGO_DEBUG_ONLY:
+            return _ListValue()
+        if kind(node) in ("ListComp", "GeneratorExp"):
+            return _ListValue(unknown=f"`{self.parsed.text(node)[:60]}` (a comprehension)")
+        return None
+
+    def _route_call(self, call, assigned: str | None, scope: _Scope) -> None:
+        """Calls that add routes without a decorator: `urlpatterns.append(...)`,
+        `app.mount("/static", StaticFiles(...))`, `SocketIO(app)`, `Api(app).add_resource(...)`,
+        extensions given the app, `os.environ.setdefault("DJANGO_SETTINGS_MODULE", ...)`."""
+        qualified = self._qualified(call.func)
+        if qualified in ("os.environ.setdefault", "environ.setdefault"):
+            key = self._evaluator(scope).eval(argument(call, 0, "key")).value if call.args else None
+            value = argument(call, 1, "default")
+            if key == DJANGO_SETTINGS_VARIABLE and value is not None:
+                self.facts.django_settings = self._string_or_unknown(value, scope)
+            return
+        if kind(call.func) == "Attribute":
+            method, owner = call.func.attr.value, self.parsed.text(call.func.value)
+            if method in ("append", "extend") and owner in scope.lists:
+                element = argument(call, 0)
+                added = None if element is None else (
+                    _ListValue([element]) if method == "append" else self._list_value(element, scope))
+                self._grow(owner, scope.lists[owner], added, scope, call)
+                return
+            if method == "mount":
+                self._mount(call, owner, scope)
+                return
+            if method == "init_app" and owner in self.extensions:
+                ctor, ctor_call = self.extensions[owner]
+                self._extension(ctor, owner, ctor_call, call, scope)
+                return
+            if method == "add_resource" and owner in self.restful_apis:
+                self._restful_resource(call, owner, scope)
+                return
+        root = _root_name(call.func)
+        ctor = qualified if dotted(call.func) is not None else self._qualified_text(root or "")
+        if assigned is not None and (ctor in SOCKETIO_CONSTRUCTORS or ctor in RESTFUL_CONSTRUCTORS or
+                                     ctor.split(".")[0] in ROUTE_ADDING_PACKAGES):
+            self.extensions[assigned] = (ctor, call)
+            if ctor in RESTFUL_CONSTRUCTORS:
+                self.restful_apis.add(assigned)
+                self.router_names.add(assigned)
+                prefix = argument(call, -1, "prefix")
+                value = "" if prefix is None else self._string_or_unknown(prefix, scope)
+                self.facts.blueprints.append(Blueprint(assigned, value or None, self.parsed.span(call)))
+        if ctor.split(".")[0] in ROUTE_ADDING_PACKAGES or ctor in SOCKETIO_CONSTRUCTORS or ctor in RESTFUL_CONSTRUCTORS:
+            self._extension(ctor, assigned, call, call, scope)
+
+    def _app_argument(self, call) -> str | None:
+        """The app (or blueprint) variable a call is given: `Ext(app)`, `ext.init_app(app=app)`."""
+        node = argument(call, 0, "app")
+        if node is not None and kind(node) == "Name" and \
+                (node.value in self.app_names or node.value in self.router_names):
+            return node.value
+        return None
+
+    def _extension(self, ctor: str, name: str | None, ctor_call, call, scope: _Scope) -> None:
+        """An extension given an app. Flask-SocketIO serves `/socket.io/` (its `path`);
+        Flask-RESTful `Api(app)` is a blueprint-like router; any other route-adding package
+        makes the app's URL space Unknown. False-alarm risk: none for SC601 (this only adds
+        served or Unknown paths)."""
+        app = self._app_argument(call)
+        if app is None:
+            return
+        span = self.parsed.span(call)
+        if ctor in SOCKETIO_CONSTRUCTORS:
+            path_node = argument(call, -1, "path", "resource") or argument(ctor_call, -1, "path", "resource")
+            path = "socket.io" if path_node is None else self._string_or_unknown(path_node, scope)
+            if isinstance(path, Unknown) or not path.strip("/"):
+                self.facts.route_unknowns.append(RouteUnknown(app, "", "Flask-SocketIO with a dynamic path", span))
+                return
+            base = "/" + path.strip("/") + "/"
+            for rule in (base, base + "<path:engineio>"):
+                self.facts.routes.append(Route(app, rule, ("GET", "POST"), span, "SocketIO"))
+        elif ctor in RESTFUL_CONSTRUCTORS:
+            if name is not None:
+                self.facts.registrations.append(BlueprintRegistration(app, name, None, span))
+        else:
+            self.facts.route_unknowns.append(RouteUnknown(app, "", f"`{ctor}` adds routes", span))
+
+    def _restful_resource(self, call, owner: str, scope: _Scope) -> None:
+        """Flask-RESTful `api.add_resource(Resource, "/a", "/b", endpoint=...)`."""
+        positional, _ = call_args(call)
+        function = dotted(positional[0]) if positional else None
+        for node in positional[1:]:
+            path = self._string_or_unknown(node, scope)
+            self.facts.routes.append(Route(owner, path, ("GET",), self.parsed.span(call), function))
+
+    def _mount(self, call, owner: str, scope: _Scope) -> None:
+        """`app.mount("/static", StaticFiles(...))` (Starlette/FastAPI): what the mounted app
+        serves is not read, so the prefix is Unknown."""
+        path_node = argument(call, 0, "path")
+        if path_node is None:
+            return
+        path = self._string_or_unknown(path_node, scope)
+        if isinstance(path, str) and not path.startswith("/") and owner not in self.app_names | self.router_names:
+            return
+        mounted = argument(call, 1, "app")
+        what = self.parsed.text(mounted)[:60] if mounted is not None else "an app"
+        self.facts.route_unknowns.append(RouteUnknown(owner, path, f"`{what}` is mounted", self.parsed.span(call)))
+
+    def _app_url_settings(self, name: str, framework: str, call, scope: _Scope) -> None:
+        """FastAPI `root_path=`, `docs_url=None`…; Flask `static_url_path=`, as given."""
+        for key in APP_URL_SETTINGS.get(framework, ()):
+            node = argument(call, -1, key)
+            if node is None:
+                continue
+            val = self._evaluator(scope).eval(node)
+            value = None if val.value is None else self._string_or_unknown(node, scope)
+            self.facts.app_settings.append(AppSetting(name, key, value, self.parsed.span(node)))
+
+    def _constructor_routes(self, name: str, call, scope: _Scope) -> None:
+        """Starlette/FastAPI `routes=[Route(...), Mount(...)]` given to the app constructor."""
+        node = argument(call, -1, "routes")
+        if node is not None:
+            self._route_entries(name, "", node, scope)
+
+    def _route_entries(self, app: str, prefix: str | Unknown, node, scope: _Scope) -> None:
+        span = self.parsed.span(node)
+        listed = self._list_value(node, scope)
+        if listed is None or listed.unknown:
+            reason = (listed.unknown if listed else None) or f"`{self.parsed.text(node)[:60]}`"
+            self.facts.route_unknowns.append(RouteUnknown(app, prefix, f"routes from {reason}", span))
+        for entry in listed.items if listed is not None else ():
+            self._route_entry(app, prefix, entry, scope)
+
+    def _route_entry(self, app: str, prefix: str | Unknown, entry, scope: _Scope) -> None:
+        """One Starlette routing entry: `Route`, `WebSocketRoute`, `Mount(routes=...)`;
+        a `Mount` of an app, a `Host` or anything else is Unknown under its prefix."""
+        span = self.parsed.span(entry)
+        ctor = self._qualified(entry.func).rsplit(".", 1)[-1] if kind(entry) == "Call" else ""
+        path_node = argument(entry, 0, "path") if ctor else None
+        path = self._string_or_unknown(path_node, scope) if path_node is not None else Unknown("", span)
+        full = prefix + path if isinstance(prefix, str) and isinstance(path, str) else Unknown("", span)
+        if ctor in ("Route", "WebSocketRoute", "APIRoute", "APIWebSocketRoute"):
+            endpoint = argument(entry, 1, "endpoint")
+            methods = self._methods(entry, scope, ("GET",))
+            function = dotted(endpoint) if endpoint is not None else None
+            self.facts.routes.append(Route(app, full, methods, span, function))
+        elif ctor == "Mount" and argument(entry, -1, "routes") is not None:
+            self._route_entries(app, full, argument(entry, -1, "routes"), scope)
+        elif ctor == "Mount":
+            self.facts.route_unknowns.append(RouteUnknown(app, full, "a mounted app", span))
+        else:
+            self.facts.route_unknowns.append(
+                RouteUnknown(app, prefix, f"`{self.parsed.text(entry)[:60]}` in the route list", span))
+
+    # ---- Django
+
+    def _finish_urlpatterns(self) -> None:
+        listed = self.module_lists.get("urlpatterns")
+        if listed is None:
+            return
+        scope = _Scope(values=self.module_values, lists=self.module_lists)
+        patterns = [self._url_pattern(item, scope, 0) for item in listed.items]
+        if listed.unknown:
+            patterns.append(UrlPattern("unknown", "", Span(self.facts.path, 1), unknown=listed.unknown))
+        self.facts.urlpatterns = patterns
+
+    def _url_pattern(self, node, scope: _Scope, depth: int) -> UrlPattern:
+        """`path(route, view)`, `re_path(regex, view)` / `url(...)`, with `include("x.urls")`,
+        `include([...])`, `include((patterns, "ns"))`; `admin.site.urls` and anything else that
+        cannot be followed is an unknown target. False-alarm risk: a custom function named
+        `path` that is not Django's (read as Django's)."""
+        span = self.parsed.span(node)
+        function = self._qualified(node.func).rsplit(".", 1)[-1] if kind(node) == "Call" else ""
+        if function not in ("path", "re_path", "url") or depth > 8:
+            return UrlPattern("unknown", "", span, unknown=f"`{self.parsed.text(node)[:60]}`")
+        route_node = argument(node, 0, "route", "regex")
+        route = self._string_or_unknown(route_node, scope) if route_node is not None else Unknown("", span)
+        pattern_kind = "path" if function == "path" else "re_path"
+        view = argument(node, 1, "view")
+        if view is None:
+            return UrlPattern(pattern_kind, route, span, unknown="no view")
+        if kind(view) == "Call" and self._qualified(view.func).rsplit(".", 1)[-1] == "include":
+            return self._include(pattern_kind, route, span, view, scope, depth)
+        if kind(view) in ("List", "Tuple") or self.parsed.text(view).endswith(".urls"):
+            return UrlPattern(pattern_kind, route, span, unknown=f"`{self.parsed.text(view)[:60]}`")
+        return UrlPattern(pattern_kind, route, span)
+
+    def _include(self, pattern_kind: str, route, span, view, scope: _Scope, depth: int) -> UrlPattern:
+        target = argument(view, 0, "arg")
+        if target is not None and kind(target) == "Tuple" and target.elements:
+            target = target.elements[0].value
+        if target is None:
+            return UrlPattern(pattern_kind, route, span, unknown="include()")
+        value = self._evaluator(scope).eval(target).value
+        if isinstance(value, str):
+            return UrlPattern(pattern_kind, route, span, include=value)
+        listed = self._list_value(target, scope)
+        if listed is not None:
+            children = [self._url_pattern(item, scope, depth + 1) for item in listed.items]
+            if listed.unknown:
+                children.append(UrlPattern("unknown", "", span, unknown=listed.unknown))
+            return UrlPattern(pattern_kind, route, span, children=tuple(children))
+        if kind(target) == "Name" and target.value in self.resolve:
+            imported = self.facts.imports.get(target.value) or self.facts.function_imports.get(target.value)
+            if imported is not None:
+                module = pyexpr.qualified_import(imported.module, imported.name)
+                return UrlPattern(pattern_kind, route, span, include=module)
+        return UrlPattern(pattern_kind, route, span, unknown=f"`include({self.parsed.text(target)[:60]})`")
+
     # ---- functions and factories
 
     def _finish_functions(self) -> None:
@@ -486,6 +828,20 @@ def _names_in(target) -> list[str]:
             names += _names_in(element.value)
         return names
     return []
+
+
+def _root_name(node) -> str | None:
+    """The name a call chain starts from: `Instrumentator` in `Instrumentator().instrument(app).expose`."""
+    for _ in range(50):
+        if kind(node) == "Name":
+            return node.value
+        if kind(node) == "Attribute":
+            node = node.value
+        elif kind(node) == "Call":
+            node = node.func
+        else:
+            return None
+    return None
 
 
 def _is_main_guard(test, parsed: Parsed) -> bool:
