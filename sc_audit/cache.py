@@ -139,6 +139,7 @@ def _expected_types() -> dict[str, tuple[type, ...]]:
         kinds.SYSTEMD: (facts.SystemdUnitFacts,),
         kinds.PROCFILE: (facts.ProcfileFacts,),
         kinds.APPSPEC: (facts.AppspecFacts,),
+        kinds.SUPERVISOR: (facts.SupervisorFacts,),
     }
 
 

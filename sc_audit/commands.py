@@ -58,6 +58,14 @@ class ServiceCommand:
 
 
 @dataclass(frozen=True, slots=True)
+class SupervisorctlCommand:
+    """`supervisorctl [-c FILE] ACTION NAME…`: NAME is `all`, a program or group, `group:*`, `group:process`."""
+
+    action: str  # "restart" | "start" | "stop" | "reread" | "update" | "reload" | "status" | …
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class KillCommand:
     """A kill aimed at processes by pattern or name."""
 
@@ -82,7 +90,7 @@ class CopyCommand:
     dest: str
 
 
-Interpretation = Launch | Pm2Command | ServiceCommand | KillCommand | HttpRequest | CopyCommand
+Interpretation = Launch | Pm2Command | ServiceCommand | SupervisorctlCommand | KillCommand | HttpRequest | CopyCommand
 
 # ---------------------------------------------------------------------------- wrappers
 
@@ -191,6 +199,8 @@ def interpret(argv: tuple[str, ...]) -> Interpretation | None:
         return _pm2(program)
     if name == "systemctl":
         return _systemctl(program)
+    if name == "supervisorctl":
+        return _supervisorctl(program)
     if name == "service" and len(program) >= 3:
         return ServiceCommand(action=program[2], units=(program[1],))
     if name in ("pkill", "pgrep", "killall", "fuser", "lsof"):
@@ -394,6 +404,30 @@ def _systemctl(argv: tuple[str, ...]) -> ServiceCommand | None:
     if not words:
         return None
     return ServiceCommand(action=words[0], units=tuple(words[1:]))
+
+
+SUPERVISORCTL_VALUE_OPTIONS = {"-c", "--configuration", "-s", "--serverurl", "-u", "--username",
+                               "-p", "--password", "-r", "--history_file"}
+
+
+def _supervisorctl(argv: tuple[str, ...]) -> SupervisorctlCommand | None:
+    """supervisor/options.py ClientOptions: -c/-s/-u/-p/-r take a value; the first other word is
+    the action, the rest its names (supervisorctl.py do_start … split them on whitespace)."""
+    words: list[str] = []
+    i = 1
+    while i < len(argv):
+        word = argv[i]
+        if not words and word in SUPERVISORCTL_VALUE_OPTIONS:
+            i += 2
+            continue
+        if not words and word.startswith("-"):
+            i += 1
+            continue
+        words.extend(word.split())
+        i += 1
+    if not words:
+        return None
+    return SupervisorctlCommand(action=words[0], names=tuple(words[1:]))
 
 
 def _kill(tool: str, argv: tuple[str, ...]) -> KillCommand | None:

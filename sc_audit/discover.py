@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -192,15 +193,31 @@ def kind_by_name(rel: str) -> str | None:
     return None
 
 
+TEMPLATE_SUFFIXES = (".template", ".tpl", ".tmpl", ".j2", ".jinja", ".jinja2")
+SITE_DIRS = ("sites-available", "sites-enabled", "conf.d")
+
+
+def _untemplated(name: str) -> str:
+    """`default.conf.template` -> `default.conf`: the name the file has once rendered."""
+    lower = name.lower()
+    for suffix in TEMPLATE_SUFFIXES:
+        if lower.endswith(suffix) and len(lower) > len(suffix):
+            return lower[: -len(suffix)]
+    return lower
+
+
 def _maybe_by_content(rel: str) -> bool:
     """Whether a file's content is worth a look (the name alone did not decide)."""
     path = PurePosixPath(rel)
     lower = path.name.lower()
-    if lower.endswith((".conf", ".json", ".yml", ".yaml", ".py", ".js", ".cjs")):
+    if lower.endswith((".conf", ".ini", ".json", ".yml", ".yaml", ".py", ".js", ".cjs")):
         return True
-    if "sites-available" in path.parts or "sites-enabled" in path.parts or "conf.d" in path.parts:
+    if any(part in SITE_DIRS for part in path.parts):
         return True
-    return "." not in path.name  # an extensionless script with a shebang
+    rendered = _untemplated(path.name)
+    if rendered != lower and (rendered.endswith((".conf", ".ini")) or "." not in rendered):
+        return True  # `default.conf.template`, `nginx.conf.j2`, `site.tpl`
+    return "." not in path.name  # an extensionless script with a shebang, a Debian-style site
 
 
 def kind_by_content(rel: str, text: str) -> str | None:
@@ -219,12 +236,45 @@ def kind_by_content(rel: str, text: str) -> str | None:
         if interpreter and (interpreter[0] in SHELL_SHEBANGS or
                             (interpreter[0] == "env" and len(interpreter) > 1 and interpreter[1] in SHELL_SHEBANGS)):
             return kinds.SHELL
-    if lower.endswith(".conf") or "sites-available" in path.parts or "sites-enabled" in path.parts \
-            or "conf.d" in path.parts or lower == "nginx.conf":
-        from .parsers import nginx
+    return _config_kind(path, text)
 
-        return kinds.NGINX if nginx.looks_like_nginx(text) else None
-    return None
+
+def _config_kind(path: PurePosixPath, text: str) -> str | None:
+    """A supervisord or Nginx file, by a cheap look at (at most) its first 64 KiB.
+
+    Supervisord: a `[program:x]`, `[group:x]` or `[supervisord]` header, in a `*.conf`, `*.ini`,
+    an extensionless file or a template of one. Nginx: a `*.conf`, a file in `sites-available`,
+    `sites-enabled` or `conf.d`, or a template of one, holding Nginx statements; an extensionless
+    file elsewhere (`deploy/nginx/myapp`) only when it also opens a `server {` or `upstream {`
+    block. A Jinja template (`{{ }}`, `{% %}`) of an Nginx file stays out: it is not what Nginx
+    reads, and no value of it could be known; an envsubst template (`${VAR}`) is read, its
+    placeholders Unknown.
+    """
+    from .parsers import nginx, supervisor
+
+    rendered = _untemplated(path.name)
+    templated = rendered != path.name.lower()
+    extensionless = "." not in rendered
+    in_site_dir = any(part in SITE_DIRS for part in path.parts)
+    if (rendered.endswith((".conf", ".ini")) or extensionless or in_site_dir) and \
+            supervisor.looks_like_supervisor(text):
+        return kinds.SUPERVISOR
+    if not (rendered.endswith(".conf") or in_site_dir or extensionless):
+        return None
+    if templated and ("{{" in text[: supervisor.SNIFF_BYTES] or "{%" in text[: supervisor.SNIFF_BYTES]):
+        return None
+    if not nginx.looks_like_nginx(text):
+        return None
+    if extensionless and not in_site_dir and not _opens_server_block(text):
+        return None
+    return kinds.NGINX
+
+
+_SERVER_BLOCK = re.compile(r"^[ \t]*(?:server|upstream[ \t]+[\w.-]+)[ \t]*\{", re.M)
+
+
+def _opens_server_block(text: str) -> bool:
+    return _SERVER_BLOCK.search(text[:65536]) is not None
 
 
 def _creates_app(text: str) -> bool:

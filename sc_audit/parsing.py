@@ -53,6 +53,9 @@ def _dispatch(src: SourceFile, read_include):
     if kind == kinds.APPSPEC:
         from .parsers import appspec
         return appspec.parse(src)
+    if kind == kinds.SUPERVISOR:
+        from .parsers import supervisor
+        return supervisor.parse(src)
     raise ValueError(f"no parser for kind {kind!r}")
 
 

@@ -16,8 +16,9 @@ WORKFLOW = "workflow"
 SYSTEMD = "systemd"
 PROCFILE = "procfile"
 APPSPEC = "appspec"  # AWS CodeDeploy appspec.yml
+SUPERVISOR = "supervisor"  # supervisord `[program:x]` files
 
-KINDS = (PYTHON_APP, GUNICORN_CONFIG, PM2, NGINX, SHELL, WORKFLOW, SYSTEMD, PROCFILE, APPSPEC)
+KINDS = (PYTHON_APP, GUNICORN_CONFIG, PM2, NGINX, SHELL, WORKFLOW, SYSTEMD, PROCFILE, APPSPEC, SUPERVISOR)
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,6 +75,8 @@ def pattern_words(pattern: str) -> set[str]:
 def identities(process) -> set[str]:
     """Words that name a process: its program, script, WSGI module and target, its manager's name for it."""
     names = {process.name.lower(), process.name.lower().removesuffix(".service")}
+    if process.supervisor is not None:
+        names.update({process.supervisor.name.lower(), process.supervisor.group.lower()})
     launch = process.launch
     if launch is not None:
         names.add(launch.program)
@@ -173,7 +175,15 @@ def _manager_stop(process) -> str:
         return f"`pm2 stop {process.name}`"
     if process.manager == "systemd":
         return f"`systemctl stop {process.name}`"
+    if process.manager == "supervisor" and process.supervisor is not None:
+        return f"`supervisorctl stop {supervisor_namespec(process.supervisor)}`"
     return "run it under PM2 or systemd"
+
+
+def supervisor_namespec(program) -> str:
+    """The name supervisorctl knows one process by: `name`, or `group:process` (supervisor/options.py
+    make_namespec)."""
+    return program.group if program.group == program.process_name else f"{program.group}:{program.process_name}"
 
 
 @check("SC502")

@@ -138,8 +138,8 @@ def _site(span) -> str:
 
 
 def _who(process) -> str:
-    manager = {"pm2": "PM2 app", "systemd": "unit", "procfile": "Procfile process", "script": "background",
-               "implied": "Gunicorn (launcher not in the repository) reading"}[process.manager]
+    manager = {"pm2": "PM2 app", "systemd": "unit", "supervisor": "supervisor program", "procfile": "Procfile process",
+               "script": "background", "implied": "Gunicorn (launcher not in the repository) reading"}[process.manager]
     return f"{manager} {process.name}" if process.manager != "script" else " ".join(process.argv[:3])
 
 

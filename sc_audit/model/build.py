@@ -13,12 +13,13 @@ from ..facts import (
     ProcfileFacts,
     PythonModuleFacts,
     ShellFacts,
+    SupervisorFacts,
     SystemdUnitFacts,
     WorkflowFacts,
 )
 from .gunicorn import collect_targets, implied_processes, resolve_binds, resolve_gunicorn
 from .install import install_map, installed_names, working_directories
-from .processes import command_process, pm2_process, script_process, systemd_process, views
+from .processes import command_process, pm2_process, script_process, supervisor_process, systemd_process, views
 from .proxies import proxies_of
 from .records import Deployment, Step
 from .runs import build_runs
@@ -41,6 +42,8 @@ def build(facts_by_path: dict[str, object], root_paths: set[str]) -> Deployment:
             model.units[path] = facts
         elif isinstance(facts, AppspecFacts):
             model.appspecs[path] = facts
+        elif isinstance(facts, SupervisorFacts):
+            model.supervisor_files[path] = facts
         elif isinstance(facts, ShellFacts):
             model.shell_paths.add(path)
     included = {p for f in model.nginx_files.values() for p in f.included_paths}
@@ -69,6 +72,11 @@ def build(facts_by_path: dict[str, object], root_paths: set[str]) -> Deployment:
     for path, unit in sorted(model.units.items()):
         if unit.exec_start:
             model.processes.append(systemd_process(model, path, unit))
+    for path, facts in sorted(model.supervisor_files.items()):
+        for program in facts.programs:
+            process = supervisor_process(model, path, program)
+            if process is not None:
+                model.processes.append(process)
     for path, facts in sorted(facts_by_path.items()):
         if isinstance(facts, ProcfileFacts):
             for name, line_commands in facts.processes.items():

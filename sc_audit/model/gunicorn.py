@@ -30,9 +30,11 @@ def resolve_gunicorn(model: Deployment, process: Process) -> None:
         return
     args = launch.gunicorn
     base = process.cwd if process.cwd is not None else ""
+    if process.cwd is None and process.manager == "supervisor":
+        base = None  # supervisord's own working directory: what `./gunicorn.conf.py` is, is unknown
     chdir = args.settings.get("chdir")
-    if isinstance(chdir, str):
-        base = repo_dir(model, chdir, base) or base
+    if isinstance(chdir, str) and (base is not None or chdir.startswith("/")):
+        base = repo_dir(model, chdir, base or "") or base
     env_args = cmd.parse_gunicorn_args(split_words(process.env["GUNICORN_CMD_ARGS"])) \
         if isinstance(process.env.get("GUNICORN_CMD_ARGS"), str) else cmd.GunicornArgs()
     config_name = args.config or env_args.config
@@ -47,6 +49,10 @@ def resolve_gunicorn(model: Deployment, process: Process) -> None:
             config_path = repo_file(model, config_name, base)
             if config_name.startswith("/") and (config_path is None or config_path not in model.gunicorn_configs):
                 config_path, unread = None, True
+            elif config_path is None and base is None:
+                unread = True  # relative to a working directory we do not know
+    elif base is None:
+        unread, config_name = True, f"./{DEFAULT_CONFIG} of a working directory the repository does not tell"
     else:
         candidate = posixpath.join(base, DEFAULT_CONFIG) if base else DEFAULT_CONFIG
         config_path = candidate if candidate in model.root_paths else None

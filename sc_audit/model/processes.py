@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 
 from .. import commands as cmd
-from ..facts import Pm2App, ShellCommand, SystemdUnitFacts
+from ..facts import Pm2App, ShellCommand, SupervisorProgram, SystemdUnitFacts
 from ..span import Unknown
 from .install import Cwd, repo_dir
 from .records import Deployment, Process, Step
@@ -89,6 +89,31 @@ def systemd_process(model: Deployment, path: str, unit: SystemdUnitFacts) -> Pro
             and unit.working_directory.value.startswith("/"):
         process.host_cwd = unit.working_directory.value
     for key, located in unit.environment.items():
+        if not isinstance(located.value, Unknown):
+            process.env.setdefault(key, located.value)
+    return process
+
+
+def supervisor_process(model: Deployment, path: str, program: SupervisorProgram) -> Process | None:
+    """A `[program:x]` process: its command as supervisord execs it (no shell), in `directory=`.
+
+    `directory` unset: the process runs in supervisord's own working directory, which the
+    repository does not tell (`/` under the Debian service), so `cwd` is unknown (None). An
+    absolute directory maps through the install map as a unit's WorkingDirectory does.
+    False-alarm risk: as `repo_dir`'s guess where the map knows nothing of the directory.
+    """
+    command = program.command
+    if command is None:
+        return None
+    directory = program.settings.get("directory")
+    cwd = None
+    if directory is not None and isinstance(directory.value, str) and directory.value.startswith("/"):
+        cwd = repo_dir(model, directory.value, "")  # relative: from supervisord's cwd, unknown
+    process = command_process(model, program.process_name or program.name, "supervisor", command, cwd)
+    process.supervisor = program
+    if directory is not None and isinstance(directory.value, str) and directory.value.startswith("/"):
+        process.host_cwd = posixpath.normpath(directory.value)
+    for key, located in program.environment.items():
         if not isinstance(located.value, Unknown):
             process.env.setdefault(key, located.value)
     return process

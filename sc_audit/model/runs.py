@@ -93,22 +93,45 @@ def build_runs(model: Deployment, cwds: list[Cwd]) -> list[tuple[str, list[int]]
 
 
 def services(processes: list[Process]) -> list[Process]:
-    """The processes with the versions of one installed unit (one unit name) counted once: the first.
+    """The processes with the versions of one installed unit (one unit name) or one supervisor
+    program (one `group:process` name) counted once: the first.
     For rules that add processes up (memory); every version is still checked on its own."""
     seen, result = set(), []
     for process in processes:
-        if process.manager == "systemd":
-            if process.name in seen:
+        if process.manager in ("systemd", "supervisor"):
+            key = (process.manager, _supervisor_key(process) if process.manager == "supervisor" else process.name)
+            if key in seen:
                 continue
-            seen.add(process.name)
+            seen.add(key)
         result.append(process)
     return result
+
+
+def _supervisor_key(process: Process) -> tuple[str, str]:
+    program = process.supervisor
+    return (program.group, program.process_name) if program is not None else (process.name, process.name)
+
+
+def versions_of_one_program(model: Deployment, first: Process, second: Process) -> bool:
+    """Two supervisor processes that supervisord would hold as one: the same `group:process` name
+    (supervisord merges sections of one name, the last file read wins), or two repository files
+    installed under one name (`cp deploy/a.conf /etc/supervisor/conf.d/app.conf` and a later
+    `cp deploy/b.conf …/app.conf`). False-alarm risk: two hosts' programs of one name, which then
+    never meet on one host either."""
+    if _supervisor_key(first) == _supervisor_key(second):
+        return True
+    if first.span.path == second.span.path:
+        return False  # two programs of one file
+    one = model.installed.get(first.span.path)
+    other = model.installed.get(second.span.path)
+    return one is not None and other is not None and one.kind == other.kind == "program" and one.name == other.name
 
 
 def stops(model: Deployment, index: int, process: Process) -> bool:
     """Whether a deploy step may stop `process` for good: a kill whose pattern selects its main process
     as the OS shows it (procview), `fuser -k`/`lsof` on a port it binds, `systemctl stop` of its
-    unit, `pm2 stop|delete` of its name (or `all`). A restart is not a stop. A kill we cannot read
+    unit, `pm2 stop|delete` of its name (or `all`), `supervisorctl stop` of its program, group or `all`.
+    A restart is not a stop. A kill we cannot read
     (a variable, a process whose command line is unknown) may stop it: then no collision is certain."""
     key = ("stops", index, id(process))
     if key not in model.memo:
@@ -133,6 +156,11 @@ def _stops(model: Deployment, index: int, process: Process) -> bool:
     if isinstance(meaning, cmd.Pm2Command) and meaning.action in ("stop", "delete", "kill") and \
             process.manager == "pm2":
         return "all" in meaning.targets or process.name in meaning.targets
+    if isinstance(meaning, cmd.SupervisorctlCommand) and meaning.action in ("stop", "remove") and \
+            process.manager == "supervisor":
+        from .restarts import supervisor_selected
+
+        return any(p is process for p in supervisor_selected(model, meaning.names, meaning.action))
     return False
 
 
@@ -149,6 +177,8 @@ def together(model: Deployment, first: Process, second: Process) -> bool:
         return False
     if first.manager == second.manager == "systemd" and first.name == second.name:
         return False  # versions of one unit
+    if first.manager == second.manager == "supervisor" and versions_of_one_program(model, first, second):
+        return False
     if first.manager != "script" and second.manager != "script":
         return True
     positions = model.memo.get("run-positions")

@@ -27,6 +27,7 @@ from pathlib import Path
 # Override with the environment variables to try others; the cache is keyed by version.
 GUNICORN_VERSION = os.environ.get("SC_AUDIT_LIVE_GUNICORN", "27.0.1")
 SETPROCTITLE_VERSION = os.environ.get("SC_AUDIT_LIVE_SETPROCTITLE", "1.3.8")
+SUPERVISOR_VERSION = os.environ.get("SC_AUDIT_LIVE_SUPERVISOR", "4.3.0")
 PM2_VERSION = os.environ.get("SC_AUDIT_LIVE_PM2", "7.0.4")
 CACHE = Path(os.environ.get("SC_AUDIT_LIVE_CACHE", "/tmp/sc-audit-live-cache"))
 
@@ -124,6 +125,22 @@ def ensure_venv(world: str) -> Venv:
         _run_install([str(root / "venv" / "bin" / "pip"), "install", "-q", *specs], " ".join(specs))
         complete.write_text(json.dumps(packages) + "\n", encoding="utf-8")
     return Venv(root, world)
+
+
+def ensure_supervisor() -> Path:
+    """A cached venv holding supervisor (supervisord, supervisorctl) from PyPI; its bin directory."""
+    root = CACHE / _python_key() / f"supervisor-{SUPERVISOR_VERSION}"
+    complete = root / ".complete"
+    with _locked(CACHE / ".lock"):
+        if complete.exists() and (root / "venv" / "bin" / "supervisord").exists():
+            return root / "venv" / "bin"
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        _run_install([base_python3(), "-m", "venv", str(root / "venv")], f"a venv in {root}")
+        _run_install([str(root / "venv" / "bin" / "pip"), "install", "-q", f"supervisor=={SUPERVISOR_VERSION}"],
+                     f"supervisor=={SUPERVISOR_VERSION}")
+        complete.write_text(json.dumps({"supervisor": SUPERVISOR_VERSION}) + "\n", encoding="utf-8")
+    return root / "venv" / "bin"
 
 
 @dataclass(frozen=True)
