@@ -13,7 +13,8 @@ from .ports import serves
 DEFAULT_GUNICORN_TIMEOUT = 30  # gunicorn/config.py Timeout.default
 # What a process without a memory limit is budgeted at, by runtime (MiB): a small Node or
 # Python web process at rest. Gunicorn is counted per worker with `worker-memory` instead.
-RUNTIME_MEMORY_MIB = {"node": 100, "npm": 120, "python": 120, "flask": 120, "uvicorn": 150, "other": 100}
+RUNTIME_MEMORY_MIB = {"node": 100, "npm": 120, "python": 120, "flask": 120, "uvicorn": 150, "hypercorn": 150,
+                      "daphne": 150, "waitress": 120, "other": 100}
 
 
 def evaluate_formula(tree: tuple | None, cpus: int) -> int | None:

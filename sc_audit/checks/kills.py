@@ -37,7 +37,9 @@ class Kill:
 
 
 def kills(model):
-    """Every kill by pattern: `pkill`, `killall`, `pgrep … | xargs kill`, `kill $(pgrep …)`."""
+    """Every kill by pattern: `pkill`, `killall`, `pgrep … | xargs kill`, `kill $(pgrep …)`, and
+    `ps … | grep … | xargs kill` / `kill $(ps … | grep …)` (model/pipelines.py). Kills by port
+    (`fuser -k`) and by pidfile are exact: never here."""
     for step in model.steps:
         meaning = step.meaning
         argv = step.command.argv
@@ -49,12 +51,28 @@ def kills(model):
             if "kill" in feeds or (feeds and cmd.basename(feeds[0]) == "xargs" and "kill" in feeds):
                 if not _dynamic_pattern(step, meaning):
                     yield Kill(step, meaning, shlex.join(argv) + " | " + shlex.join(feeds))
+        elif isinstance(meaning, cmd.KillCommand) and meaning.tool == "ps":
+            yield Kill(step, meaning, _ps_text(model, step))
+            continue
         program, _, _ = cmd.strip_wrappers(argv)
         if program and cmd.basename(program[0]) == "kill":
             for inner in step.command.substitutions:
                 meaning = cmd.interpret(inner)
                 if isinstance(meaning, cmd.KillCommand) and meaning.tool == "pgrep" and meaning.pattern:
                     yield Kill(step, meaning, f"kill $({shlex.join(inner)})")
+
+
+def _ps_text(model, step) -> str:
+    """`ps aux | grep x | awk … | xargs kill` or `kill $(ps aux | grep x …)`, as written."""
+    if step.command.substitutions:
+        return " ".join(step.command.argv)  # the `$(…)` word is kept as written
+    steps = model.steps
+    index = next(i for i, s in enumerate(steps) if s is step)
+    chain = [step]
+    while index > 0 and len(chain) <= 16 and steps[index - 1].command.pipe_to == steps[index].command.argv:
+        chain.insert(0, steps[index - 1])
+        index -= 1
+    return " | ".join(shlex.join(s.command.argv) for s in chain)
 
 
 def _dynamic_pattern(step, meaning) -> bool:

@@ -148,7 +148,8 @@ def _all_binds_known(model) -> bool:
     for process in model.processes:
         if process.launch is None or not process.binds_known:
             return False
-        if not process.binds and process.launch.program in ("node", "npm", "python", "other", "uvicorn", "flask"):
+        if not process.binds and process.launch.program in ("node", "npm", "python", "other", "uvicorn", "flask",
+                                                            "hypercorn", "waitress", "daphne"):
             return False
     return bool(model.processes)
 
@@ -179,12 +180,23 @@ def health_requests(model):
     for step in model.steps:
         if not isinstance(step.meaning, cmd.HttpRequest) or any(step.command.dynamic):
             continue
-        parsed = parse_url(step.meaning.url)
+        parsed = request_target(step.meaning)
         if parsed is None:
             continue
         endpoints, path = parsed
         if endpoints and all(is_local(e) for e in endpoints):
             yield step, endpoints, path
+
+
+def request_target(request: cmd.HttpRequest) -> tuple[list[Endpoint], str] | None:
+    """(endpoints, path) a request connects to: `curl --unix-socket PATH URL` reaches the process
+    bound to PATH (curl then uses the URL only for the request path and the Host header)."""
+    parsed = parse_url(request.url)
+    if parsed is None:
+        return None
+    if request.unix_socket is not None:
+        return [Endpoint(socket=request.unix_socket)], parsed[1]
+    return parsed
 
 
 def parse_url(url: str) -> tuple[list[Endpoint], str] | None:

@@ -20,6 +20,7 @@ from ..facts import (
 from .gunicorn import collect_targets, implied_processes, resolve_binds, resolve_gunicorn
 from .install import install_map, installed_names, working_directories
 from .processes import command_process, pm2_process, script_process, supervisor_process, systemd_process, views
+from .pipelines import read_pipeline_kills
 from .proxies import proxies_of
 from .records import Deployment, Step
 from .runs import build_runs
@@ -60,6 +61,7 @@ def build(facts_by_path: dict[str, object], root_paths: set[str]) -> Deployment:
                 for command in snippet_commands:
                     model.steps.append(Step(command, cmd.interpret(command.argv), "pm2"))
     _cap(model, model.steps, MAX_STEPS, "deploy commands", lambda step: step.command.span)
+    model.steps[:] = read_pipeline_kills(model.steps)
     _cap_kills(model)
     # the install map before any process: where the repository lands, under which names
     cwds = working_directories(model.steps)

@@ -12,6 +12,7 @@ import posixpath
 
 from .. import commands as cmd
 from .install import Cwd, resolve
+from .pipelines import stops_by_signal
 from .records import Deployment, Process
 
 SHELLS = ("bash", "sh", "zsh", "dash", "ksh", "source", ".")
@@ -144,6 +145,14 @@ def _stops(model: Deployment, index: int, process: Process) -> bool:
 
     step = model.steps[index]
     meaning = step.meaning
+    if isinstance(meaning, cmd.KillCommand) and meaning.tool == "pidfile":
+        return pidfile_stops(model, meaning, process)
+    if isinstance(meaning, cmd.KillCommand) and meaning.tool == "ps":
+        # the `$(…)` of `kill $(ps … | grep …)` is the pipeline we read, not an unknown
+        if stops_by_signal(meaning.signal) is False:
+            return False
+        return any(v.role == "main" and procview.kill_matches(meaning, v) is not False for v in process.views) \
+            or not process.views
     if isinstance(meaning, cmd.KillCommand):
         if any(step.command.dynamic):
             return True  # a pattern or port we cannot read may stop it: no collision is certain
@@ -162,6 +171,39 @@ def _stops(model: Deployment, index: int, process: Process) -> bool:
 
         return any(p is process for p in supervisor_selected(model, meaning.names, meaning.action))
     return False
+
+
+def pidfile_stops(model: Deployment, kill: cmd.KillCommand, process: Process) -> bool:
+    """Whether `kill -SIG $(cat PATH)` may stop `process`: a stopping signal (TERM, INT, QUIT, KILL;
+    not HUP or USR2, Gunicorn's reload and re-exec) and PATH the pidfile it writes, or one no process
+    of the model is known to write (a script's `echo $! > PATH`). Not a process whose known pidfile
+    is another file, nor any process when PATH is another process's pidfile.
+    False-alarm risk: a relative pidfile compared by its file name only."""
+    if stops_by_signal(kill.signal) is False:
+        return False
+    written = {id(p): _pidfile_of(p) for p in model.processes}
+    own = written.get(id(process))
+    if own is not None:
+        return _same_file(own, kill.pidfile)
+    return not any(path is not None and _same_file(path, kill.pidfile) for path in written.values())
+
+
+def _pidfile_of(process: Process) -> str | None:
+    setting = process.settings.get("pidfile")
+    if setting is not None and isinstance(setting.value, str):
+        return setting.value
+    server = process.launch.server if process.launch is not None else None
+    if server is not None and server.kind == "hypercorn":
+        return server.option("-p", "--pid")
+    return None
+
+
+def _same_file(a: str, b: str | None) -> bool:
+    if b is None:
+        return True
+    if a.startswith("/") and b.startswith("/"):
+        return posixpath.normpath(a) == posixpath.normpath(b)
+    return posixpath.basename(a) == posixpath.basename(b)
 
 
 def together(model: Deployment, first: Process, second: Process) -> bool:
