@@ -81,7 +81,7 @@ def test_the_issue_shape_gives_the_target_and_loopback_findings(tmp_path):
         "nginx/site.conf": NGINX_TO_BACKEND,
         "deploy.sh": "#!/bin/bash\nset -e\ncd /srv/app\ngit pull\ndocker compose up -d --build\n",
     })
-    assert _codes(tmp_path) == [("SC101", "Dockerfile", 5), ("SC701", "Dockerfile", 5)]
+    assert _codes(tmp_path) == [("SC101", "Dockerfile", 5), ("SC603", "deploy.sh", 5), ("SC701", "Dockerfile", 5)]
 
 
 def test_multi_stage_runs_the_target_stage(tmp_path):
@@ -181,3 +181,35 @@ def test_container_facts_for_other_rules(tmp_path):
     assert by_name["web"].user.value == "app" and by_name["worker"].user.value == "root"
     assert by_name["web"].argv == ("gunicorn", "app:app") and by_name["web"].process.cwd == ""
     assert by_name["db"].argv is None and by_name["db"].user is None
+
+
+def test_sc302_and_sc403_between_an_nginx_container_and_a_gunicorn_container(tmp_path):
+    write_repo(tmp_path, {
+        "app.py": APP,
+        "Dockerfile": "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\n"
+                      "CMD [\"gunicorn\", \"-b\", \"0.0.0.0:9000\", \"--timeout\", \"120\", \"app:app\"]\n",
+        "compose.yaml": "services:\n  backend:\n    build: .\n    restart: always\n  nginx:\n    image: nginx\n"
+                        "    restart: always\n    volumes:\n      - ./nginx:/etc/nginx/conf.d\n",
+        "nginx/default.conf": NGINX_TO_BACKEND,
+    })
+    assert _codes(tmp_path) == [("SC302", "nginx/default.conf", 4)]
+    (tmp_path / "Dockerfile").write_text("FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\n"
+                                         "CMD [\"gunicorn\", \"-b\", \"0.0.0.0:8000\", \"--timeout\", \"120\", \"app:app\"]\n")
+    assert _codes(tmp_path) == [("SC403", "nginx/default.conf", 4)]
+
+
+def test_sc603_after_docker_compose_up(tmp_path):
+    files = {
+        "app.py": APP,
+        "Dockerfile": "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\n"
+                      "CMD [\"gunicorn\", \"-b\", \"0.0.0.0:8000\", \"app:app\"]\n",
+        "compose.yaml": "services:\n  web:\n    build: .\n    restart: always\n    ports:\n      - \"127.0.0.1:8000:8000\"\n",
+        "deploy.sh": "#!/bin/bash\nset -e\ncd /srv/app\ngit pull\ndocker compose up -d --build\n",
+    }
+    write_repo(tmp_path, files)
+    assert _codes(tmp_path) == [("SC603", "deploy.sh", 5)]
+    (tmp_path / "deploy.sh").write_text("#!/bin/bash\nset -e\ncd /srv/app\ngit pull\ndocker compose up -d --wait\n")
+    assert _codes(tmp_path) == []
+    (tmp_path / "deploy.sh").write_text("#!/bin/bash\nset -e\ngit pull\ndocker compose up -d\n"
+                                        "curl -fsS --retry 5 --retry-connrefused http://127.0.0.1:8000/\n")
+    assert _codes(tmp_path) == []

@@ -8,7 +8,7 @@ import ipaddress
 import posixpath
 
 from ..findings import Finding, Related
-from ..model.containers import is_server
+from ..model.containers import is_server, proxied_containers, reachers
 from ..model.images import base_name, base_shell
 from . import check
 
@@ -38,25 +38,9 @@ def _shared_with(model, container) -> bool:
                if c.project == container.project and c is not container)
 
 
-def reachers(model, container, host: str) -> list:
-    """The containers of `container`'s project that `host` names on a network they share."""
-    found = []
-    for other in model.containers:
-        if other.project != container.project or other.project is None or host not in other.hostnames:
-            continue
-        if set(other.networks) & set(container.networks):
-            found.append(other)
-    return found
-
-
 def _proxied_ports(model, target) -> list[tuple[int, object]]:
     """(container port, proxy) for every container proxy that names `target` by a service name."""
-    result = []
-    for proxy, nginx in model.container_proxies:
-        for endpoint in proxy.endpoints:
-            if endpoint.host is not None and endpoint.port is not None and target in reachers(model, nginx, endpoint.host):
-                result.append((endpoint.port, proxy))
-    return result
+    return [(port, proxy) for proxy, _, container, port in proxied_containers(model) if container is target]
 
 
 @check("SC701")

@@ -562,3 +562,96 @@ def place_containers(model: Deployment) -> None:
         if key not in seen:
             seen.add(key)
             model.wsgi_targets.append(process.wsgi)
+
+
+# ---------------------------------------------------------------------------- who reaches whom
+
+
+def reachers(model: Deployment, container: Container, host: str) -> list[Container]:
+    """The containers of `container`'s project that the host name `host` names on a network they share."""
+    found = []
+    for other in model.containers:
+        if other.project != container.project or other.project is None or host not in other.hostnames:
+            continue
+        if set(other.networks) & set(container.networks):
+            found.append(other)
+    return found
+
+
+def proxied_containers(model: Deployment):
+    """(proxy, Nginx container, target container, container port) for each container proxy whose
+    host is a service of the Nginx container's project on a shared network."""
+    for proxy, nginx in model.container_proxies:
+        for endpoint in proxy.endpoints:
+            if endpoint.host is None or endpoint.port is None:
+                continue
+            for target in reachers(model, nginx, endpoint.host):
+                yield proxy, nginx, target, endpoint.port
+
+
+# ---------------------------------------------------------------------------- deploy steps
+
+COMPOSE_GLOBAL_VALUES = {"-f", "--file", "-p", "--project-name", "--profile", "--env-file", "--project-directory",
+                         "--ansi", "--parallel", "--progress"}
+COMPOSE_UP_VALUES = {"--scale", "-t", "--timeout", "--wait-timeout", "--pull", "--exit-code-from", "--attach",
+                     "--no-attach"}
+
+
+def compose_restarted(model: Deployment, step) -> list[Process]:
+    """The web containers `docker compose up|restart|start [SERVICE…]` (or `docker-compose …`) starts,
+    each as a Process bound on its published host ports (what a deploy's health check can reach).
+    `up --wait` waits for the health checks itself: nothing then. The project is the one of a `-f`
+    file, else the Compose files at the repository root. False-alarm risk: a script that `cd`s to
+    another project folder before the command."""
+    argv, _, _ = cmd.strip_wrappers(step.command.argv)
+    if len(argv) >= 2 and cmd.basename(argv[0]) == "docker" and argv[1] == "compose":
+        rest = list(argv[2:])
+    elif argv and cmd.basename(argv[0]) == "docker-compose":
+        rest = list(argv[1:])
+    else:
+        return []
+    files, i = [], 0
+    while i < len(rest) and rest[i].startswith("-"):
+        key = rest[i].split("=", 1)[0]
+        value = rest[i].split("=", 1)[1] if "=" in rest[i] else (rest[i + 1] if i + 1 < len(rest) else "")
+        if key in ("-f", "--file"):
+            files.append(value)
+        i += 1 if "=" in rest[i] or key not in COMPOSE_GLOBAL_VALUES else 2
+    if i >= len(rest) or rest[i] not in ("up", "restart", "start"):
+        return []
+    services, j = [], i + 1
+    while j < len(rest):
+        word = rest[j]
+        if word == "--wait":
+            return []
+        if word.startswith("-"):
+            j += 2 if word in COMPOSE_UP_VALUES else 1
+            continue
+        services.append(word)
+        j += 1
+    names = {posixpath.basename(f) for f in files}
+    chosen = [c for c in model.containers if c.project is not None and
+              ((posixpath.basename(c.project) in names) if names else posixpath.dirname(c.project) == "")]
+    memo = model.memo.setdefault("compose-web", {})
+    result = []
+    for container in chosen:
+        if services and container.name not in services:
+            continue
+        if container.process is None and not container.nginx:
+            continue
+        if id(container) not in memo:
+            memo[id(container)] = _published_process(container)
+        if memo[id(container)] is not None:
+            result.append(memo[id(container)])
+    return result
+
+
+def _published_process(container: Container) -> Process | None:
+    from .network import Endpoint
+
+    binds = [(Endpoint(p.host_ip or "0.0.0.0", int(p.host_port)), p.span) for p in container.published
+             if p.host_port is not None and p.host_port.isdigit()]
+    if not binds:
+        return None
+    return Process(name=f"{container.name} (Compose service)", manager="container", span=container.span,
+                   binds=binds)

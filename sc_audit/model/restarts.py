@@ -39,6 +39,10 @@ def restarted(model: Deployment, step: Step) -> list[Process]:
         return model.lookup("unit", units)
     if isinstance(meaning, cmd.Launch):
         return model.lookup("script-span", [step.command.span])
+    if model.containers:
+        from .containers import compose_restarted
+
+        return compose_restarted(model, step)
     return []
 
 
