@@ -377,3 +377,74 @@ def no_restart_policy(model, config, found):
         yield Finding("SC708", f"`{container.name}` has no restart policy (Docker's default is `no`): when its server "
                       "crashes, or the host reboots, it stays down until someone runs `docker compose up` again. "
                       "Add `restart: unless-stopped`.", container.span)
+
+
+# the official images without curl (python:*-slim, debian:*-slim) or without curl and wget
+NO_CURL_TAGS = ("slim",)
+
+
+def _probe_tool(words: list[str]) -> str | None:
+    """`curl` or `wget` when a health check's command starts with it (directly or in `sh -c`)."""
+    import shlex
+
+    text = " ".join(words)
+    try:
+        first = shlex.split(text)[:1]
+    except ValueError:
+        return None
+    name = posixpath.basename(first[0]) if first else ""
+    return name if name in ("curl", "wget") else None
+
+
+def _healthchecks(container):
+    """(probe words, span) of the container's health check: Compose's `healthcheck.test` over the
+    Dockerfile's HEALTHCHECK."""
+    from ..span import Located
+
+    check = container.healthcheck
+    if isinstance(check, dict) and "test" in check:
+        test = check["test"]
+        if isinstance(test, list) and test and isinstance(test[0], Located):
+            words = [t.value for t in test if isinstance(t, Located) and isinstance(t.value, str)]
+            if words and words[0] in ("CMD", "CMD-SHELL"):
+                return words[1:], test[0].span
+            return None
+        if isinstance(test, Located) and isinstance(test.value, str):
+            return [test.value], test.span
+        return None
+    image = container.image
+    if image is not None and image.healthcheck is not None and image.healthcheck.value[:1] == ("CMD",):
+        return list(image.healthcheck.value[1:]), image.healthcheck.span
+    return None
+
+
+@check("SC709")
+def healthcheck_tool_missing(model, config, found):
+    """A health check that runs curl (or wget) in an image that does not have it: a `-slim` python or
+    debian image without a RUN that installs it, or Alpine without curl. The check can never pass."""
+    for container in model.containers:
+        image = container.image
+        base = image.base if image is not None else (container.image_name or "")
+        checked = _healthchecks(container)
+        if checked is None or not base:
+            continue
+        words, span = checked
+        tool = _probe_tool(words)
+        if tool is None:
+            continue
+        name, _, tag = base.split("@", 1)[0].partition(":")
+        short = base_name(base)
+        if short not in ("python", "debian"):
+            continue
+        if "alpine" in tag:
+            missing = tool == "curl"  # busybox has wget
+        else:
+            missing = "slim" in tag
+        if not missing or (image is not None and any(tool in run for run in image.runs)):
+            continue
+        yield Finding("SC709", f"the health check of `{container.name}` runs `{tool}`, which the `{base}` image does not "
+                      f"have (and no RUN installs it): the check fails every time, the container is marked "
+                      "unhealthy, and services that wait for `condition: service_healthy` never start. Install it "
+                      f"(`apt-get install -y --no-install-recommends {tool}`), or probe with Python: "
+                      "`python -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health')\"`.",
+                      span)

@@ -53,6 +53,7 @@ class Image:
     healthcheck: DockerInstruction | None = None
     stopsignal: Located | None = None
     context: str = ""  # the build context, a repository folder
+    runs: list[str] = field(default_factory=list)  # RUN texts of the stage chain (what they install)
 
     def to_repo(self, image_path: str, files: set[str]) -> str | None:
         """The repository path an absolute image path holds, through the last COPY that put it
@@ -175,6 +176,8 @@ def _apply(image: Image, instruction: DockerInstruction, context: str) -> None:
         _copy(image, instruction, context)
     elif name == "HEALTHCHECK":
         image.healthcheck = instruction
+    elif name == "RUN":
+        image.runs.append(" ".join(value) + "".join(content for _, content in instruction.heredocs))
     elif name == "STOPSIGNAL" and value:
         image.stopsignal = Located(value[0], span)
 
