@@ -213,3 +213,20 @@ def test_sc603_after_docker_compose_up(tmp_path):
     (tmp_path / "deploy.sh").write_text("#!/bin/bash\nset -e\ngit pull\ndocker compose up -d\n"
                                         "curl -fsS --retry 5 --retry-connrefused http://127.0.0.1:8000/\n")
     assert _codes(tmp_path) == []
+
+
+def test_container_user_fact(tmp_path):
+    from sc_audit.discover import discover
+    from sc_audit.model import build
+    from sc_audit.model.containers import container_user
+    from sc_audit.parsing import parse_file
+
+    write_repo(tmp_path, {
+        "Dockerfile": "FROM python:3.12-slim AS base\nUSER app\nFROM base\nCMD [\"python\", \"-m\", \"http.server\"]\n",
+        "other/Dockerfile": "FROM python:3.12-slim\nCMD [\"python\", \"-m\", \"http.server\"]\n",
+        "third/Dockerfile": "FROM ghcr.io/example/base:1\nCMD [\"python\", \"-m\", \"http.server\"]\n",
+    })
+    found = discover(tmp_path)
+    model = build({src.path: parse_file(src)[0] for src in found.files}, found.all_paths)
+    users = {c.name: container_user(c)[0] for c in model.containers}
+    assert users == {"Dockerfile": "app", "other/Dockerfile": "root", "third/Dockerfile": None}

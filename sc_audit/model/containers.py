@@ -655,3 +655,19 @@ def _published_process(container: Container) -> Process | None:
         return None
     return Process(name=f"{container.name} (Compose service)", manager="container", span=container.span,
                    binds=binds)
+
+
+# ---------------------------------------------------------------------------- facts for other rules
+
+
+def container_user(container: Container) -> tuple[str | None, Span | None]:
+    """Who the container's process runs as: (user, where it is set). Compose's `user:`, else the
+    image's last USER (inherited through `FROM stage`); with neither, "root" for the official bases
+    that set no USER (python, debian, ubuntu, alpine …) with the FROM line as the place, and
+    (None, None) — unknown — for any other base (it may set a USER we cannot see)."""
+    if container.user is not None and isinstance(container.user.value, str):
+        return container.user.value, container.user.span
+    base = container.image.base if container.image is not None else (container.image_name or "")
+    if base and base_name(base) in NO_ENTRYPOINT_BASES:
+        return "root", container.image.from_span if container.image is not None else container.span
+    return None, None
