@@ -230,3 +230,12 @@ def test_container_user_fact(tmp_path):
     model = build({src.path: parse_file(src)[0] for src in found.files}, found.all_paths)
     users = {c.name: container_user(c)[0] for c in model.containers}
     assert users == {"Dockerfile": "app", "other/Dockerfile": "root", "third/Dockerfile": None}
+
+
+def test_shell_instruction_changes_the_shell_form(tmp_path):
+    write_repo(tmp_path, {
+        "app.py": APP,
+        "Dockerfile": "FROM python:3.12\nSHELL [\"/bin/bash\", \"-c\"]\nWORKDIR /app\nCOPY . .\n"
+                      "CMD gunicorn -b 0.0.0.0:8000 app:app\n",
+    })
+    assert _codes(tmp_path) == []  # bash -c execs its lone command

@@ -315,7 +315,7 @@ def _command(model: Deployment, container: Container, entrypoint, command) -> No
         span = None
         cmd_located = image.cmd if image is not None else None
         if image is not None and image.entrypoint is not None:
-            entry, span = _form(image.entrypoint.value), image.entrypoint.span
+            entry, span = _form(image.entrypoint.value, image.shell), image.entrypoint.span
             container.entry_known = True
             if isinstance(image.entrypoint.value, str):
                 command, cmd_located = None, None  # shell-form ENTRYPOINT ignores CMD
@@ -325,15 +325,16 @@ def _command(model: Deployment, container: Container, entrypoint, command) -> No
         if command is not None:
             entry, span = (*entry, *command[0]), command[1]
         elif cmd_located is not None:
-            entry, span = (*entry, *_form(cmd_located.value)), cmd_located.span
+            entry, span = (*entry, *_form(cmd_located.value, image.shell)), cmd_located.span
         if not entry:
             return
         container.argv, container.argv_span = entry, span
     _server(model, container)
 
 
-def _form(value) -> tuple[str, ...]:
-    return tuple(value) if isinstance(value, tuple) else ("/bin/sh", "-c", value)
+def _form(value, shell: tuple[str, ...] = ("/bin/sh", "-c")) -> tuple[str, ...]:
+    """Exec form as is; shell form run by the image's SHELL (`/bin/sh -c` unless SHELL changes it)."""
+    return tuple(value) if isinstance(value, tuple) else (*shell, value)
 
 
 def _server(model: Deployment, container: Container) -> None:

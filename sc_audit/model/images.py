@@ -54,6 +54,7 @@ class Image:
     stopsignal: Located | None = None
     context: str = ""  # the build context, a repository folder
     runs: list[str] = field(default_factory=list)  # RUN texts of the stage chain (what they install)
+    shell: tuple[str, ...] = ("/bin/sh", "-c")  # SHELL: what the shell form runs with
 
     def to_repo(self, image_path: str, files: set[str]) -> str | None:
         """The repository path an absolute image path holds, through the last COPY that put it
@@ -144,7 +145,9 @@ def image_of(facts: DockerfileFacts, target: str | None, context: str) -> Image 
 
 def _apply(image: Image, instruction: DockerInstruction, context: str) -> None:
     name, value, span = instruction.cmd, instruction.value, instruction.span
-    if name in ("CMD", "ENTRYPOINT"):
+    if name == "SHELL" and instruction.json and value:
+        image.shell = tuple(value)
+    elif name in ("CMD", "ENTRYPOINT"):
         command = Located(tuple(value) if instruction.json else (value[0] if value else ""), span)
         if name == "CMD":
             image.cmd = command
