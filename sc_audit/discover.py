@@ -190,6 +190,21 @@ def kind_by_name(rel: str) -> str | None:
         return kinds.PM2
     if lower.startswith("gunicorn") and lower.endswith(".py"):
         return kinds.GUNICORN_CONFIG
+    return container_kind_by_name(name)
+
+
+def container_kind_by_name(name: str) -> str | None:
+    """Dockerfiles (`Dockerfile`, `Dockerfile.prod`, `api.Dockerfile`, `Containerfile`), Compose
+    files by Compose's own names (`compose.yaml`, `docker-compose.yml`, their overrides and
+    `docker-compose.prod.yml`-style variants), `.env` and `.dockerignore`."""
+    lower = name.lower()
+    if lower.startswith(("dockerfile", "containerfile")) and not lower.endswith((".md", ".txt", ".j2", ".tpl")) \
+            or lower.endswith(".dockerfile"):
+        return kinds.DOCKERFILE
+    if lower.endswith((".yml", ".yaml")) and lower.startswith(("docker-compose", "compose.", "compose-")):
+        return kinds.COMPOSE
+    if name in (".env", ".dockerignore"):
+        return kinds.DOTFILE
     return None
 
 
@@ -227,6 +242,8 @@ def kind_by_content(rel: str, text: str) -> str | None:
         if lower in APP_MODULE_NAMES or any(marker in text for marker in APP_MARKERS + ROUTE_MARKERS):
             return kinds.PYTHON_APP if _creates_app(text) else None
         return None
+    if lower.endswith((".yml", ".yaml")) and looks_like_compose(text):
+        return kinds.COMPOSE
     if lower.endswith((".json", ".yml", ".yaml", ".js", ".cjs")):
         from .parsers import pm2
 
@@ -275,6 +292,16 @@ _SERVER_BLOCK = re.compile(r"^[ \t]*(?:server|upstream[ \t]+[\w.-]+)[ \t]*\{", r
 
 def _opens_server_block(text: str) -> bool:
     return _SERVER_BLOCK.search(text[:65536]) is not None
+
+
+COMPOSE_SERVICES = re.compile(r"^services:[ \t]*(#.*)?$", re.M)
+COMPOSE_SERVICE_FIELD = re.compile(r"^[ \t]+(image|build):", re.M)
+
+
+def looks_like_compose(text: str) -> bool:
+    """A YAML file with a top-level `services:` whose entries have an `image` or `build`: a Compose
+    file under another name (`prod.yml`, passed with `docker compose -f`)."""
+    return COMPOSE_SERVICES.search(text) is not None and COMPOSE_SERVICE_FIELD.search(text) is not None
 
 
 def _creates_app(text: str) -> bool:

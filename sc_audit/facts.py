@@ -420,3 +420,46 @@ class ProcfileFacts:
     # process type ("web") -> commands of that line (context kind "procfile")
     processes: dict[str, list[ShellCommand]] = field(default_factory=dict)
     errors: list[ParseError] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- containers
+
+
+@dataclass(frozen=True, slots=True)
+class DockerInstruction:
+    """One Dockerfile instruction as BuildKit's parser reads it (continuations joined, heredocs kept)."""
+
+    cmd: str  # upper case: "FROM", "COPY", "CMD", …
+    value: tuple[str, ...]  # the arguments (exec form: the JSON list; shell form: one string)
+    json: bool  # exec form (a JSON array)
+    flags: tuple[str, ...]  # "--from=build", "--chown=app", "--interval=5s"
+    span: Span  # its lines
+    heredocs: tuple[tuple[str, str], ...] = ()  # (name, content)
+
+
+@dataclass(slots=True)
+class DockerfileFacts:
+    path: str
+    instructions: list[DockerInstruction] = field(default_factory=list)
+    errors: list[ParseError] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ComposeFacts:
+    """A Compose file, composed (never constructed): mappings are dicts, sequences lists, every
+    scalar a `Located` holding its text as written (YAML 1.2 reads `22:22` as a string, as Compose
+    does), merge keys (`<<: *x`) applied. Interpolation waits for the model (it needs `.env`)."""
+
+    path: str
+    root: dict = field(default_factory=dict)
+    errors: list[ParseError] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class DotFileFacts:
+    """`.env` (VAR=value lines, for Compose interpolation) or `.dockerignore` (patterns)."""
+
+    path: str
+    values: dict[str, Located] = field(default_factory=dict)  # .env
+    patterns: list[str] = field(default_factory=list)  # .dockerignore, in order
+    errors: list[ParseError] = field(default_factory=list)

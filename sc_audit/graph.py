@@ -205,7 +205,7 @@ def _steps(b: _Builder, finding_spans: set) -> None:
         for kill in kills_by_span.get(span, ()):
             edges += _kill_edges(b.model, kill)
         action = "start" if isinstance(step.meaning, cmd.Launch) else getattr(step.meaning, "action", "")
-        edges += [(p, action, False) for p in restarted(b.model, step)]
+        edges += [(p, action, False) for p in restarted(b.model, step) if p.manager != "container"]  # not drawn yet
         checks = isinstance(step.meaning, cmd.HttpRequest)
         if checks:
             parsed = parse_url(step.meaning.url)

@@ -85,7 +85,7 @@ def comments_of(path: str, kind: str, text: str) -> list[Comment]:
     lower = path.lower()
     if kind in (kinds.PYTHON_APP, kinds.GUNICORN_CONFIG) or lower.endswith(".py"):
         return python_comments(text)
-    if kind in (kinds.SHELL, kinds.PROCFILE):
+    if kind in (kinds.SHELL, kinds.PROCFILE, kinds.DOCKERFILE, kinds.DOTFILE):
         return hash_comments(text, shell=True)
     if kind == kinds.NGINX:
         return hash_comments(text, shell=False)

@@ -214,6 +214,7 @@ def parse_url(url: str) -> tuple[list[Endpoint], str] | None:
 
 @check("SC302")
 def upstream_unbound(model, config, found):
+    yield from _container_upstreams_unbound(model)
     if not _all_binds_known(model):
         return
     bound = ", ".join(sorted({str(e) for p in model.processes for e, _ in p.binds})) or "nothing"
@@ -232,6 +233,24 @@ def upstream_unbound(model, config, found):
             yield Finding("SC302", f"the deploy checks `{step.meaning.url}`, but no process of the deployment listens "
                           f"there (they bind {bound}): the check fails (or, with `|| true`, proves nothing). Check "
                           "the port the app binds.", step.command.span)
+
+
+def _container_upstreams_unbound(model):
+    """An Nginx container proxying to a service whose server (known binds, one server) listens on
+    other ports (model/containers.py: the service name resolves on the project's network)."""
+    from ..model.containers import proxied_containers
+
+    for proxy, nginx, target, port in proxied_containers(model):
+        process = target.process
+        if process is None or not process.binds_known or not process.binds or target.script is not None:
+            continue
+        if any(e.port == port for e, _ in process.binds):
+            continue
+        bound = ", ".join(sorted({str(e) for e, _ in process.binds}))
+        yield Finding("SC302", f"Nginx in the container `{nginx.name}` passes `{proxy.location}` to `{proxy.target}`, "
+                      f"but the server of `{target.name}` listens on {bound} in its container, not on port {port}: "
+                      "every request answers 502 Bad Gateway. Point proxy_pass at the port the app binds, or bind "
+                      "the app there.", proxy.span, (Related(process.span, f"`{target.name}` binds here"),))
 
 
 @check("SC303")

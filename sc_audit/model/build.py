@@ -6,6 +6,9 @@ from __future__ import annotations
 from .. import commands as cmd
 from ..facts import (
     AppspecFacts,
+    ComposeFacts,
+    DockerfileFacts,
+    DotFileFacts,
     GunicornConfigFacts,
     NginxFacts,
     ParseError,
@@ -17,6 +20,7 @@ from ..facts import (
     SystemdUnitFacts,
     WorkflowFacts,
 )
+from .containers import place_containers
 from .gunicorn import collect_targets, implied_processes, resolve_binds, resolve_gunicorn
 from .install import install_map, installed_names, working_directories
 from .processes import command_process, pm2_process, script_process, supervisor_process, systemd_process, views
@@ -47,6 +51,14 @@ def build(facts_by_path: dict[str, object], root_paths: set[str]) -> Deployment:
             model.supervisor_files[path] = facts
         elif isinstance(facts, ShellFacts):
             model.shell_paths.add(path)
+            model.shell_facts[path] = facts
+        elif isinstance(facts, DockerfileFacts):
+            model.dockerfiles[path] = facts
+        elif isinstance(facts, ComposeFacts):
+            model.compose_files[path] = facts
+        elif isinstance(facts, DotFileFacts):
+            model.dotfiles[path] = facts
+    model.nginx_all = set(model.nginx_files)
     included = {p for f in model.nginx_files.values() for p in f.included_paths}
     for path in included:
         model.nginx_files.pop(path, None)
@@ -101,6 +113,7 @@ def build(facts_by_path: dict[str, object], root_paths: set[str]) -> Deployment:
     model.runs = build_runs(model, cwds)
     collect_targets(model)
     model.proxies = proxies_of(model)
+    place_containers(model)
     _cap(model, model.proxies, MAX_PROXIES, "proxied locations", lambda proxy: proxy.span)
     return model
 

@@ -135,6 +135,14 @@ class Deployment:
     steps: list[Step] = field(default_factory=list)
     wsgi_targets: list[WsgiTarget] = field(default_factory=list)  # every target, deduplicated
     errors: list[ParseError] = field(default_factory=list)
+    # containers (model/containers.py): the files they come from, and what they run
+    dockerfiles: dict = field(default_factory=dict)  # path -> DockerfileFacts
+    compose_files: dict = field(default_factory=dict)  # path -> ComposeFacts
+    dotfiles: dict = field(default_factory=dict)  # path -> DotFileFacts (`.env`, `.dockerignore`)
+    shell_facts: dict = field(default_factory=dict)  # path -> ShellFacts (entrypoint scripts)
+    nginx_all: set = field(default_factory=set)  # every Nginx file, included ones too
+    containers: list = field(default_factory=list)  # containers.Container
+    container_proxies: list = field(default_factory=list)  # (Proxy, the Nginx Container) — not in `proxies`
     # indexes built on first use (see `lookup`, `exists`), with the size they were built for
     _tables: tuple | None = field(default=None, repr=False, compare=False)
     memo: dict = field(default_factory=dict, repr=False)  # per-audit results of joins, by key

@@ -63,6 +63,10 @@ def restarted(model: Deployment, step: Step) -> list[Process]:
         return supervisor_selected(model, meaning.names, meaning.action)
     if isinstance(meaning, cmd.Launch):
         return model.lookup("script-span", [step.command.span])
+    if model.containers:
+        from .containers import compose_restarted
+
+        return compose_restarted(model, step)
     return []
 
 
