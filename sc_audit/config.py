@@ -121,6 +121,7 @@ def from_table(table: dict, path: Path) -> Config:
             for code, severity in value.items():
                 if not CODE.match(code) or severity not in SEVERITIES:
                     raise error(code, f"bad severity override {code} = {severity!r}")
+                _codes([code], lambda m: error(code, m))
             config.severity = dict(value)
         elif key == "per-file-ignores":
             if not isinstance(value, dict):
@@ -147,9 +148,32 @@ def from_table(table: dict, path: Path) -> Config:
 def _codes(value, error) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and CODE.match(v.upper()) for v in value):
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise error(f"expected a list of rule codes or prefixes like \"SC5\", got {value!r}")
-    return tuple(v.upper() for v in value)
+    try:
+        return tuple(selector(v) for v in value)
+    except ValueError as problem:
+        raise error(str(problem)) from None
+
+
+def selector(value: str) -> str:
+    """A rule code or prefix as given (`sc5`, `SC501`) or a rule's name (`kill-misses-process`),
+    as the code or prefix it means. ValueError when it selects no rule: a typo must not turn a
+    gate green by selecting nothing."""
+    from . import catalog
+
+    rules = catalog.load()
+    text = value.strip()
+    by_name = {rule.name: code for code, rule in rules.items()}
+    if text.lower() in by_name:
+        return by_name[text.lower()]
+    code = text.upper()
+    if not CODE.match(code):
+        raise ValueError(f"`{text}` is none of sc-audit's rule codes or prefixes (like \"SC5\") nor a rule "
+                         "name (`sc-audit rules` lists them)")
+    if not any(known.startswith(code) for known in rules):
+        raise ValueError(f"`{text}` matches no rule (`sc-audit rules` lists them)")
+    return code
 
 
 def _mib(value, error) -> int:

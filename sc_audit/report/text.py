@@ -80,9 +80,11 @@ def printable(text: str) -> str:
 
 def summary(report) -> str:
     counts = report.counts()
-    files = len(report.files)
+    files = len(report.shown_files)
     unreadable = report.unreadable
     parts = [f"{files} file{'s' if files != 1 else ''} audited"]
+    if not report.scope.everything:  # `check deploy`: the whole repository was modelled
+        parts[0] += f" (of {len(report.files)} in the repository)"
     if unreadable:
         parts.append(f"{unreadable} could not be read in full")
     if report.truncated:
