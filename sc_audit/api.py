@@ -29,6 +29,7 @@ class Report:
     config: Config = field(default_factory=Config)
     # what is reported: the findings, files and skips under these paths (the model is always whole)
     scope: Filter = field(default_factory=Filter)
+    fixed: int | None = None  # after `--fix`: how many findings the fixes removed
 
     @property
     def shown_files(self) -> list[SourceFile]:

@@ -135,13 +135,7 @@ def check(
         else:
             _say_what_was_not_read(report, root, given, stdin_filename)
         if fix or diff:
-            from .fix import apply_fixes
-
-            patch = apply_fixes(report, write=fix)
-            if diff:
-                sys.stdout.write(patch)
-                raise typer.Exit(0)
-            report = audit(root, config, cache=not no_cache, only=only)  # what is left after the fixes
+            report = _fix(report, fix and not diff, lambda: audit(root, config, cache=not no_cache, only=only))
         if write_baseline is not None:
             from .baseline import write
 
@@ -169,6 +163,33 @@ def check(
 
     render(output_format.value, report)
     raise typer.Exit(1 if report.failed(report.config.fail_on) else 0)
+
+
+def _fix(report, write: bool, audit_again):
+    """`--fix`: write the proven fixes, then audit again and say which findings they removed
+    ("N fixed, M remaining"); a change after which its finding stays is not called fixed.
+    `--diff` (also with `--fix`) writes nothing: the patch, and exit 1 when there is one."""
+    from .fix import apply_fixes
+
+    changes: list = []
+    patch = apply_fixes(report, write=write, applied=changes)
+    if not write:
+        sys.stdout.write(patch)
+        for change in changes:
+            print(f"sc-audit: would fix {change.rule} {change.finding.path}:{change.finding.line}: {change.note}",
+                  file=sys.stderr)
+        raise typer.Exit(1 if patch else 0)
+    after = audit_again()
+    remaining = {(f.rule, f.span.path, f.span.line) for f in after.findings}
+    for change in changes:
+        where = f"{change.rule} {change.finding.path}:{change.finding.line}"
+        if (change.rule, change.finding.path, change.finding.line) in remaining:
+            print(f"sc-audit: changed, not fixed: {where}: {change.note}; the finding stays", file=sys.stderr)
+        else:
+            print(f"sc-audit: fixed {where}: {change.note}", file=sys.stderr)
+    # a fix can remove more than its own finding (a right kill pattern no longer kills the session)
+    after.fixed = len({(f.rule, f.span.path, f.span.line) for f in report.findings} - remaining)
+    return after
 
 
 def _relative(root: Path, path: Path) -> str:

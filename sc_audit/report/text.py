@@ -89,6 +89,8 @@ def summary(report) -> str:
         parts.append(f"{unreadable} could not be read in full")
     if report.truncated:
         parts.append("stopped early: too many files")
+    if report.fixed is not None:  # after --fix, as ruff says it
+        parts.append(f"{report.fixed} fixed, {len(report.findings)} remaining")
     if not report.findings:
         if unreadable:
             return ", ".join(parts) + ": no other findings, but the audit is incomplete."
