@@ -84,7 +84,7 @@ def audit(path: str | Path, config: Config | None = None, cache: bool = False,
         from .config import load
 
         config = load(root)
-    found = discover(root, tuple(config.exclude))
+    found = discover(root, tuple(config.exclude), respect_gitignore=config.respect_gitignore)
     for rel, text in (replace or {}).items():
         _replace_file(found, rel, text)
     files_by_path = {f.path: f for f in found.files}

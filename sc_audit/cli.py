@@ -72,6 +72,10 @@ def fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+def _globs(values: Optional[List[str]]) -> tuple[str, ...]:
+    return tuple(part.strip() for value in values or () for part in value.split(",") if part.strip())
+
+
 CONFIG_NAMES = ("pyproject.toml", "sc-audit.toml", ".sc-audit.toml")
 
 
@@ -99,6 +103,13 @@ def check(
                                                   help="Write the current findings to this baseline file and exit 0."),
     fix: bool = typer.Option(False, "--fix", help="Apply the safe fixes sc-audit can prove."),
     diff: bool = typer.Option(False, "--diff", help="Show the safe fixes as a diff; change nothing."),
+    exclude: Optional[List[str]] = typer.Option(
+        None, "--exclude", help="Glob patterns of paths not to read (comma-separated), in place of the configuration's."),
+    extend_exclude: Optional[List[str]] = typer.Option(
+        None, "--extend-exclude", help="Glob patterns of paths not to read, in addition to the configuration's."),
+    respect_gitignore: Optional[bool] = typer.Option(
+        None, "--respect-gitignore/--no-respect-gitignore",
+        help="Skip what the repository's .gitignore files ignore (default: yes)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the parse cache."),
     debug: bool = typer.Option(False, "--debug", help="Show a traceback on internal errors."),
 ) -> None:
@@ -127,7 +138,10 @@ def check(
             rel = _relative(root, stdin_filename)
             replace[rel] = sys.stdin.read()
         config = load(root).override(select=selected, ignore=ignored, extend_select=extended,
-                                     fail_on=fail_on.value if fail_on else None)
+                                     fail_on=fail_on.value if fail_on else None, exclude=_globs(exclude),
+                                     respect_gitignore=respect_gitignore)
+        if extend_exclude:
+            config = config.override(exclude=config.exclude + _globs(extend_exclude))
         only = _report_paths(root, given, changed)
         report = audit(root, config, cache=not no_cache, only=only, replace=replace)
         if changed:

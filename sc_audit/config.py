@@ -28,6 +28,7 @@ class Config:
     per_file_ignores: dict[str, tuple[str, ...]] = field(default_factory=dict)  # glob -> codes
     fail_on: str = "warning"  # lowest severity that makes the exit code 1
     exclude: tuple[str, ...] = ()  # glob patterns of paths not to read
+    respect_gitignore: bool = True  # what the repository's .gitignore files ignore is not read
     host_memory_mib: int | None = None  # [host] memory; None: unknown
     host_cpus: int | None = None
     worker_memory_mib: int = 200
@@ -91,7 +92,7 @@ def load(root: Path) -> Config:
 
 
 KEYS = {"select", "ignore", "extend-select", "per-file-ignores", "severity", "fail-on", "exclude", "host",
-        "worker-memory"}
+        "worker-memory", "respect-gitignore"}
 HOST_KEYS = {"memory", "cpus"}
 
 
@@ -111,6 +112,10 @@ def from_table(table: dict, path: Path) -> Config:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise error(key, "`exclude` must be a list of glob patterns")
             config.exclude = tuple(value)
+        elif key == "respect-gitignore":
+            if not isinstance(value, bool):
+                raise error(key, f"`respect-gitignore` must be true or false, not {value!r}")
+            config.respect_gitignore = value
         elif key == "fail-on":
             if value not in SEVERITIES:
                 raise error(key, f"`fail-on` must be one of {', '.join(SEVERITIES)}, not {value!r}")
