@@ -57,10 +57,16 @@ class Discovery:
             self.skipped.append(Skipped(rel, reason))
 
 
-def discover(root: Path, exclude: tuple[str, ...] = ()) -> Discovery:
+def discover(root: Path, exclude: tuple[str, ...] = (), respect_gitignore: bool = False) -> Discovery:
+    """`respect_gitignore`: what the repository's .gitignore files ignore is not read (see gitignore.py)."""
     root = root.resolve()
     result = Discovery(root=root)
-    for rel in _walk(root, exclude, result):
+    ignore = None
+    if respect_gitignore:
+        from .gitignore import GitIgnore
+
+        ignore = GitIgnore()
+    for rel in _walk(root, exclude, result, ignore):
         kind = kind_by_name(rel)
         if kind is None and not _maybe_by_content(rel):
             continue
@@ -75,8 +81,9 @@ def discover(root: Path, exclude: tuple[str, ...] = ()) -> Discovery:
     return result
 
 
-def _walk(root: Path, exclude: tuple[str, ...], result: Discovery):
-    """Yield file paths relative to root, sorted, never leaving the root."""
+def _walk(root: Path, exclude: tuple[str, ...], result: Discovery, ignore=None):
+    """Yield file paths relative to root, sorted, never leaving the root. An ignored file (`ignore`,
+    .gitignore) is in `all_paths` (it is on disk) but not yielded; an ignored directory is not walked."""
     count = 0
     stack = [""]
     while stack:
@@ -89,6 +96,8 @@ def _walk(root: Path, exclude: tuple[str, ...], result: Discovery):
             result.skip(rel_dir or ".", f"unreadable: {error.strerror}")
             continue
         subdirs = []
+        if ignore is not None:
+            _read_gitignore(root, rel_dir, entries, ignore)
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             if _excluded(rel, exclude):
@@ -109,10 +118,13 @@ def _walk(root: Path, exclude: tuple[str, ...], result: Discovery):
                     if target.is_dir():
                         continue  # linked directories are not walked: no loops, no double counting
                 if entry.is_dir(follow_symlinks=False):
-                    if entry.name not in SKIP_DIRS:
+                    if entry.name not in SKIP_DIRS and not (ignore is not None and ignore.ignored(rel, True)):
                         subdirs.append(rel)
                     continue
             except OSError:
+                continue
+            if ignore is not None and ignore.ignored(rel, False):
+                result.all_paths.add(rel)
                 continue
             count += 1
             if count > MAX_FILES:
@@ -122,6 +134,19 @@ def _walk(root: Path, exclude: tuple[str, ...], result: Discovery):
             result.all_paths.add(rel)
             yield rel
         stack.extend(reversed(subdirs))
+
+
+def _read_gitignore(root: Path, rel_dir: str, entries, ignore) -> None:
+    from .gitignore import MAX_GITIGNORE_BYTES
+
+    for entry in entries:
+        if entry.name == ".gitignore":
+            try:
+                if entry.is_file(follow_symlinks=False) and entry.stat().st_size <= MAX_GITIGNORE_BYTES:
+                    ignore.read(rel_dir, Path(entry.path).read_text(encoding="utf-8", errors="replace"))
+            except OSError:
+                pass
+            return
 
 
 def _valid_name(name: str) -> bool:

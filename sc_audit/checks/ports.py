@@ -91,15 +91,38 @@ def port_collision(model, config, found):
     for bound in by_key.values():  # only binds on one port (or socket) can overlap
         for group in _colliding(model, bound[:MAX_BINDS_PER_PORT]):
             second, _, span_b = group[1]
-            sites = ", ".join(f"`{_who(p)}` ({_site(s or p.span)}, {e})" for p, e, s in group[:MAX_SITES_NAMED])
-            if len(group) > MAX_SITES_NAMED:
-                sites += f" and {len(group) - MAX_SITES_NAMED} more (see the related places)"
             related = tuple(Related(s or p.span, f"`{_who(p)}` binds {e} here") for p, e, s in group if p is not second)
-            yield Finding("SC301", f"{len(group)} processes that run at the same time bind one endpoint: {sites}. "
-                          "Whichever starts second fails with 'Address already in use' (Gunicorn retries, then "
-                          "exits) and its manager restarts it in a loop, while the first keeps answering — possibly "
-                          "with old code. Give each process its own port, or stop the old one before starting the new.",
-                          span_b or second.span, related)
+            yield Finding("SC301", _collision_message(group) + " Whichever starts second fails with 'Address already "
+                          "in use' (Gunicorn retries, then exits) and its manager restarts it in a loop, while the "
+                          "first keeps answering — possibly with old code. Give each process its own port, or stop "
+                          "the old one before starting the new.", span_b or second.span, related)
+
+
+def _collision_message(group: list) -> str:
+    """What collides, naming every start site. One command started at several places (two scripts
+    that each start it) is said as that: it is a second copy of it, not a process meeting itself."""
+    places: dict[str, list[str]] = {}
+    for process, endpoint, span in group:
+        places.setdefault(_who(process), []).append(f"{_site(span or process.span)}, {endpoint}")
+    named = 0
+    parts = []
+    for who, sites in places.items():
+        shown = sites[:max(MAX_SITES_NAMED - named, 1)]
+        named += len(shown)
+        if len(sites) == 1:
+            parts.append(f"`{who}` ({sites[0]})")
+        else:
+            parts.append(f"`{who}` started {len(sites)} times ({'; '.join(shown)}"
+                         f"{f'; and {len(sites) - len(shown)} more' if len(sites) > len(shown) else ''})")
+    if len(places) == 1:
+        who = next(iter(places))
+        sites = [_site(span or process.span) for process, _, span in group]
+        endpoints = sorted({str(endpoint) for _, endpoint, _ in group})
+        more = len(sites) - MAX_SITES_NAMED
+        return (f"`{who}` is started {len(sites)} times, at {', '.join(sites[:MAX_SITES_NAMED])}"
+                f"{f' and {more} more (see the related places)' if more > 0 else ''}, and the copies run at the "
+                f"same time on one endpoint ({', '.join(endpoints)}).")
+    return f"{len(group)} processes that run at the same time bind one endpoint: {', '.join(parts)}."
 
 
 MAX_SITES_NAMED = 20  # in the message; every one is a related place
@@ -139,8 +162,12 @@ def _site(span) -> str:
 
 def _who(process) -> str:
     manager = {"pm2": "PM2 app", "systemd": "unit", "supervisor": "supervisor program", "procfile": "Procfile process",
-               "script": "background", "implied": "Gunicorn (launcher not in the repository) reading"}[process.manager]
-    return f"{manager} {process.name}" if process.manager != "script" else " ".join(process.argv[:3])
+               "script": "background", "implied": "Gunicorn (launcher not in the repository) reading",
+               }.get(process.manager, process.manager)
+    if process.manager != "script":
+        return f"{manager} {process.name}"
+    words = " ".join(process.argv[:6])
+    return words if len(words) <= 80 else words[:79] + "…"
 
 
 def _all_binds_known(model) -> bool:
