@@ -218,3 +218,9 @@ def test_graph_shows_supervisor_programs(repo):
 def test_a_broken_program_file_is_sc001(repo):
     report = repo({"deploy/app.conf": "[program:app]\ncommand=gunicorn app:app\nautostart=sometimes\n"})
     assert ("SC001", "deploy/app.conf", 3) in rules_of(report)
+
+
+def test_an_inline_comment_suppresses_as_in_other_files(repo):
+    report = repo({"deploy/web.conf": "[program:web]\ncommand=/srv/venv/bin/gunicorn nomod:app   "
+                                      "; sc-audit: ignore[SC102]\ndirectory=/srv/app\n"})
+    assert "SC102" not in codes(report)
