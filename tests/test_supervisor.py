@@ -218,3 +218,18 @@ def test_graph_shows_supervisor_programs(repo):
 def test_a_broken_program_file_is_sc001(repo):
     report = repo({"deploy/app.conf": "[program:app]\ncommand=gunicorn app:app\nautostart=sometimes\n"})
     assert ("SC001", "deploy/app.conf", 3) in rules_of(report)
+
+
+def test_an_inline_comment_suppresses_as_in_other_files(repo):
+    report = repo({"deploy/web.conf": "[program:web]\ncommand=/srv/venv/bin/gunicorn nomod:app   "
+                                      "; sc-audit: ignore[SC102]\ndirectory=/srv/app\n"})
+    assert "SC102" not in codes(report)
+
+
+def test_supervisorctl_over_ssh_in_a_workflow_is_a_deploy_step(repo):
+    report = repo({**SUPERVISED, ".github/workflows/deploy.yml":
+                   "on: push\njobs:\n  deploy:\n    runs-on: ubuntu-latest\n    steps:\n"
+                   "      - run: ssh web 'cd /srv/myapp && git pull && sudo supervisorctl restart myapp'\n"})
+    [finding] = [f for f in report.findings if f.rule == "SC603"]
+    assert finding.span.path == ".github/workflows/deploy.yml"
+    assert ("/srv/myapp", "") in {(p.host, p.repo) for p in report.model.placements}
