@@ -97,6 +97,7 @@ def build_graph(report) -> Graph:
     endpoint_ids = _proxies(builder)
     for process in report.model.processes:
         _process(builder, process, endpoint_ids)
+    _containers(builder)
     _orphan_targets(builder)
     _install_map(builder)
     _steps(builder, {f.span for f in report.findings})
@@ -165,6 +166,41 @@ def _process(b: _Builder, process, endpoint_ids: dict) -> None:
     for path, span in routes_of(model, module, app_name):
         route = b.node(("route", path, span), "route", path, f"{span.path}_{path}", [span])
         b.edge(app, route)
+
+
+def _containers(b: _Builder) -> None:
+    """Containers (model/containers.py): the host ports they publish → the container → its server's
+    WSGI target; an Nginx container's locations → `service:port` on the project's network → the
+    container that answers to that name."""
+    from .model.containers import proxied_containers
+
+    nodes = {}
+    for container in b.model.containers:
+        process = container.process
+        where = container.project or container.name
+        what = " ".join(process.argv[:4]) if process is not None else (container.image_name or "")
+        spans = [container.span, container.argv_span, *(p.span for p in container.published)]
+        if process is not None:
+            spans += [process.span, *(s for _, s in process.binds)]
+        label = f"container {container.name}" + (f" ({where})" if container.project else "") + (f": {what}" if what else "")
+        node = nodes[id(container)] = b.node(("container", where, container.name), "process", label,
+                                             f"container_{container.name}", spans)
+        for published in container.published:
+            host = f"{published.host_ip or '0.0.0.0'}:{published.host_port or '(any port)'}"
+            endpoint = b.node(("published", where, host, published.container_port), "endpoint",
+                              f"host {host}", f"host_{host}", [published.span])
+            b.edge(endpoint, node, f"publishes → :{published.container_port}")
+        if process is not None and process.wsgi is not None:
+            b.edge(node, _target(b, process.wsgi))
+    for proxy, nginx, target, port in proxied_containers(b.model):
+        location = b.node(("nginx", proxy.path, proxy.span), "nginx",
+                          f"nginx in {nginx.name} location {proxy.location}", f"{nginx.name}_{proxy.location}",
+                          [proxy.span, *_location_spans(b.model, proxy)])
+        address = b.node(("service", target.project, target.name, port), "endpoint", f"{target.name}:{port}",
+                         f"{target.name}_{port}")
+        b.edge(nodes[id(nginx)], location)
+        b.edge(location, address)
+        b.edge(address, nodes[id(target)])
 
 
 def _target(b: _Builder, target) -> str:
@@ -274,7 +310,8 @@ def _mark(b: _Builder, findings) -> None:
 # One span can stand for several nodes (a command line is a step, the process it starts and its
 # WSGI target): the rule's domain says which of them the finding is about.
 RULE_KINDS = {"SC1": ("target", "app", "route"), "SC2": ("process",), "SC3": ("endpoint", "nginx", "process"),
-              "SC4": ("process", "nginx"), "SC5": ("step",), "SC6": ("step", "route")}
+              "SC4": ("process", "nginx"), "SC5": ("step",), "SC6": ("step", "route"),
+              "SC7": ("process", "endpoint", "nginx")}
 
 
 def _holds(span: Span, inner: Span) -> bool:

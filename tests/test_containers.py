@@ -239,3 +239,34 @@ def test_shell_instruction_changes_the_shell_form(tmp_path):
                       "CMD gunicorn -b 0.0.0.0:8000 app:app\n",
     })
     assert _codes(tmp_path) == []  # bash -c execs its lone command
+
+
+def test_graph_draws_published_ports_containers_and_the_nginx_hop(tmp_path):
+    from sc_audit.graph import render_graph
+
+    write_repo(tmp_path, {
+        "app.py": APP,
+        "Dockerfile": "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\n"
+                      "CMD [\"gunicorn\", \"-b\", \"0.0.0.0:8000\", \"app:app\"]\n",
+        "compose.yaml": "services:\n  backend:\n    build: .\n    restart: always\n  nginx:\n    image: nginx\n"
+                        "    restart: always\n    ports:\n      - \"80:80\"\n    volumes:\n      - ./nginx:/etc/nginx/conf.d\n",
+        "nginx/default.conf": NGINX_TO_BACKEND,
+    })
+    text = render_graph(audit(tmp_path), "text")
+    assert ("  host 0.0.0.0:80\n    publishes → :80 → container nginx (compose.yaml): nginx\n"
+            "      → nginx in nginx location /\n        → backend:8000\n"
+            "          → container backend (compose.yaml): gunicorn -b 0.0.0.0:8000 app:app\n"
+            "            → WSGI app:app\n") in text
+
+
+def test_an_env_file_may_set_the_host(tmp_path):
+    write_repo(tmp_path, {
+        "app.py": APP,
+        "Dockerfile": "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nCMD [\"flask\", \"run\"]\n",
+        "compose.yaml": "services:\n  web:\n    build: .\n    restart: always\n    env_file: web.env\n"
+                        "    ports:\n      - \"5000:5000\"\n",
+    })
+    assert _codes(tmp_path) == []  # FLASK_RUN_HOST may be in web.env
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    build: .\n    restart: always\n"
+                                           "    ports:\n      - \"5000:5000\"\n")
+    assert _codes(tmp_path) == [("SC701", "Dockerfile", 4)]

@@ -82,6 +82,7 @@ class Container:
     nginx: bool = False
     nginx_files: list[str] = field(default_factory=list)  # repository Nginx files this container reads
     external_names: bool = False  # links, external_links, extra_hosts or external networks: other names resolve
+    env_unknown: bool = False  # `env_file:` (not read): any variable may be set there
     profiles: tuple[str, ...] = ()
 
 
@@ -128,6 +129,9 @@ def service_container(model: Deployment, project: cf.Project, name: str) -> Cont
     container.image = _build_image(model, project, fields.get("build"), env)
     container.env = dict(container.image.env) if container.image else {}
     container.env.update({k: v.value for k, v in cf.mapping(fields.get("environment"), env).items()})
+    container.env_unknown = "env_file" in fields or (
+        isinstance(fields.get("environment"), (dict, list)) and
+        len(cf.mapping(fields.get("environment"), env)) < _entries(fields.get("environment")))
     container.user = cf.text(fields.get("user"), env) or (container.image.user if container.image else None)
     container.restart = cf.text(fields.get("restart"), env)
     deploy = fields.get("deploy")
@@ -455,6 +459,24 @@ def _process(model: Deployment, container: Container, argv: tuple[str, ...], spa
     elif cwd is not None:
         resolve_gunicorn(model, process)
     resolve_binds(model, process)
+    if container.env_unknown and _bind_from_environment(launch, process):
+        process.binds, process.binds_known = [], False
+
+
+def _bind_from_environment(launch: cmd.Launch, process: Process) -> bool:
+    """Whether the bind is a default that a variable may change (FLASK_RUN_HOST, UVICORN_HOST,
+    PORT, GUNICORN_CMD_ARGS): then an `env_file:` we do not read makes it unknown."""
+    if launch.gunicorn is not None:
+        return process.settings.get("bind") is None or process.settings["bind"].source == "default"
+    flags = ("--host", "-h", "--port", "-p", "--uds", "--fd")
+    return launch.program in ("flask", "uvicorn") and not any(
+        a in flags or a.startswith(tuple(f + "=" for f in flags)) for a in launch.argv)
+
+
+def _entries(value: object) -> int:
+    from ..parsers.compose import keys
+
+    return len(keys(value)) if isinstance(value, dict) else len(value) if isinstance(value, list) else 0
 
 
 def to_repo(model: Deployment, container: Container, path: str) -> str | None:
