@@ -12,7 +12,8 @@ from .config import Config
 from .discover import Discovery, Skipped, discover, read_limited
 from .findings import SEVERITY_RANK, Finding
 from .model import Deployment, build
-from .parsing import include_reader, parse_file
+from .budget import AuditBudget
+from .parsing import failed_facts, include_reader, parse_file
 from .source import SourceFile, decode
 
 
@@ -26,6 +27,8 @@ class Report:
     internal_errors: list[tuple[str, str]] = field(default_factory=list)  # (path, error)
     truncated: bool = False
     config: Config = field(default_factory=Config)
+    # what was not read, in words: a report with any is never clean (exit 1, said in every format)
+    incomplete: list[str] = field(default_factory=list)
 
     @property
     def unreadable(self) -> int:
@@ -39,8 +42,9 @@ class Report:
         return counts
 
     def failed(self, fail_on: str) -> bool:
+        """Findings at or above `fail_on`, or an incomplete audit (never a pass over the unread)."""
         threshold = SEVERITY_RANK[fail_on]
-        return any(SEVERITY_RANK[f.severity] >= threshold for f in self.findings)
+        return bool(self.incomplete) or any(SEVERITY_RANK[f.severity] >= threshold for f in self.findings)
 
 
 def audit(path: str | Path, config: Config | None = None, cache: bool = False) -> Report:
@@ -59,7 +63,15 @@ def audit(path: str | Path, config: Config | None = None, cache: bool = False) -
         from .config import load
 
         config = load(root)
-    if root.is_file():
+    if not root.is_dir() and not root.is_file():  # a FIFO, a device: never opened
+        root = root.absolute()
+        found = Discovery(root=root.parent.resolve())
+        found.skip(root.name, "not a regular file or a directory (a FIFO, a device)")
+        found.incomplete.append(f"{root.name}: not a regular file or a directory (a FIFO, a device): "
+                                "nothing was read")
+        target = f"file:{root.name}"
+        root = root.parent
+    elif root.is_file():
         found = _single_file(root)
         target = f"file:{root.name}"
         root = root.parent
@@ -76,9 +88,10 @@ def audit(path: str | Path, config: Config | None = None, cache: bool = False) -
         store = open_cache(found.root, target)
     facts_by_path: dict[str, object] = {}
     internal_errors: list[tuple[str, str]] = []
-    _parse_all(found.files, read_include, store, facts_by_path, internal_errors)
+    budget = AuditBudget()
+    _parse_all(found.files, read_include, store, facts_by_path, internal_errors, budget)
     extra = _referenced_files(found, facts_by_path)
-    _parse_all(extra, read_include, store, facts_by_path, internal_errors)
+    _parse_all(extra, read_include, store, facts_by_path, internal_errors, budget)
     found.files.extend(extra)
     if store is not None:
         store.save()
@@ -89,7 +102,18 @@ def audit(path: str | Path, config: Config | None = None, cache: bool = False) -
     findings = run_checks(model, config, found)
     return Report(root=found.root, findings=findings, model=model, files=found.files,
                   skipped=found.skipped, internal_errors=internal_errors, truncated=found.truncated,
-                  config=config)
+                  config=config, incomplete=_incomplete(found, budget))
+
+
+def _incomplete(found: Discovery, budget: AuditBudget) -> list[str]:
+    """What the audit could not read, beyond files named as deployment files (their SC001s):
+    a walk stopped at its limit, a directory or file that could not be opened, the budget."""
+    reasons = list(found.incomplete)
+    for skipped in found.skipped:
+        if skipped.reason.startswith(("unreadable", "not read")):
+            path = skipped.path if len(skipped.path) <= 160 else f"{skipped.path[:80]}…{skipped.path[-60:]}"
+            reasons.append(f"{path}: {skipped.reason}")
+    return reasons + budget.reasons()
 
 
 # Python files (libcst) take ~10 ms each to parse, everything else ~0.5 ms: with this many
@@ -99,12 +123,17 @@ LIBCST_KINDS = (kinds.PYTHON_APP, kinds.GUNICORN_CONFIG)
 
 
 def _parse_all(files: list[SourceFile], read_include, store, facts_by_path: dict[str, object],
-               internal_errors: list[tuple[str, str]]) -> None:
+               internal_errors: list[tuple[str, str]], budget: AuditBudget) -> None:
     """Parse each file once: from the cache when it has not changed, else with its parser
-    (Python files in worker processes when there are enough of them)."""
+    (Python files in worker processes when there are enough of them). Files past the audit's
+    budget are not parsed: their facts are one error that says so (an SC001)."""
     results: dict[str, object] = {}
     misses = []
     for src in files:
+        refused = budget.admit(src.path, len(src.text))
+        if refused is not None:
+            results[src.path] = failed_facts(src, refused)
+            continue
         facts = store.get(src, read_include) if store is not None else None
         if facts is None:
             misses.append(src)
