@@ -12,7 +12,8 @@ from .config import Config
 from .discover import Discovery, Skipped, discover, read_limited
 from .findings import SEVERITY_RANK, Finding
 from .model import Deployment, build
-from .parsing import include_reader, parse_file
+from .budget import AuditBudget
+from .parsing import failed_facts, include_reader, parse_file
 from .scope import Filter, find_root, relative_filter
 from .source import SourceFile, decode
 
@@ -27,6 +28,8 @@ class Report:
     internal_errors: list[tuple[str, str]] = field(default_factory=list)  # (path, error)
     truncated: bool = False
     config: Config = field(default_factory=Config)
+    # what was not read, in words: a report with any is never clean (exit 1, said in every format)
+    incomplete: list[str] = field(default_factory=list)
     # what is reported: the findings, files and skips under these paths (the model is always whole)
     scope: Filter = field(default_factory=Filter)
     fixed: int | None = None  # after `--fix`: how many findings the fixes removed
@@ -48,8 +51,9 @@ class Report:
         return counts
 
     def failed(self, fail_on: str) -> bool:
+        """Findings at or above `fail_on`, or an incomplete audit (never a pass over the unread)."""
         threshold = SEVERITY_RANK[fail_on]
-        return any(SEVERITY_RANK[f.severity] >= threshold for f in self.findings)
+        return bool(self.incomplete) or any(SEVERITY_RANK[f.severity] >= threshold for f in self.findings)
 
 
 def audit(path: str | Path, config: Config | None = None, cache: bool = False,
@@ -71,6 +75,8 @@ def audit(path: str | Path, config: Config | None = None, cache: bool = False,
     root = Path(path)
     if not root.exists():
         raise FileNotFoundError(f"{path}: no such file or directory")
+    if not root.is_dir() and not root.is_file():  # a FIFO, a device: never opened, no tree walked
+        return _not_a_file(root, config)
     if not root.is_dir():
         if root.is_file():
             root.open("rb").close()  # the file given cannot be read: PermissionError, for the caller to say
@@ -97,11 +103,12 @@ def audit(path: str | Path, config: Config | None = None, cache: bool = False,
         store = open_cache(found.root)
     facts_by_path: dict[str, object] = {}
     internal_errors: list[tuple[str, str]] = []
-    _parse_all(found.files, read_include, store, facts_by_path, internal_errors)
+    budget = AuditBudget()
+    _parse_all(found.files, read_include, store, facts_by_path, internal_errors, budget)
     extra = _referenced_files(found, facts_by_path)
-    _parse_all(extra, read_include, store, facts_by_path, internal_errors)
+    _parse_all(extra, read_include, store, facts_by_path, internal_errors, budget)
     found.files.extend(extra)
-    _follow_route_modules(found, facts_by_path, read_include, store, internal_errors)
+    _follow_route_modules(found, facts_by_path, read_include, store, internal_errors, budget)
     if store is not None:
         store.save()
 
@@ -112,7 +119,29 @@ def audit(path: str | Path, config: Config | None = None, cache: bool = False,
     return Report(root=found.root, findings=findings, model=model, files=found.files,
                   skipped=[s for s in found.skipped if scope.covers(s.path)],
                   internal_errors=[e for e in internal_errors if scope.covers(e[0])],
-                  truncated=found.truncated, config=config, scope=scope)
+                  truncated=found.truncated, config=config, scope=scope, incomplete=_incomplete(found, budget))
+
+
+def _not_a_file(path: Path, config: Config | None) -> Report:
+    """The path given is a FIFO or a device: nothing is read, and the report says so (exit 1)."""
+    path = path.absolute()
+    found = Discovery(root=path.parent.resolve())
+    reason = "not a regular file or a directory (a FIFO, a device)"
+    found.skip(path.name, reason)
+    return Report(root=found.root, findings=[], model=build({}, set()), files=[], skipped=found.skipped,
+                  config=config or Config(), incomplete=[f"{path.name}: {reason}: nothing was read"])
+
+
+def _incomplete(found: Discovery, budget: AuditBudget) -> list[str]:
+    """What the audit could not read, beyond files named as deployment files (their SC001s):
+    a walk stopped at its limit, a directory or file that could not be opened, the budget."""
+    reasons = list(found.incomplete)
+    for skipped in found.skipped:
+        if skipped.reason.startswith(("unreadable", "not read")):
+            path = skipped.path if len(skipped.path) <= 160 else f"{skipped.path[:80]}…{skipped.path[-60:]}"
+            reasons.append(f"{path}: {skipped.reason}")
+    return reasons + budget.reasons()
+
 
 
 # Python files (libcst) take ~10 ms each to parse, everything else ~0.5 ms: with this many
@@ -122,12 +151,17 @@ LIBCST_KINDS = (kinds.PYTHON_APP, kinds.GUNICORN_CONFIG)
 
 
 def _parse_all(files: list[SourceFile], read_include, store, facts_by_path: dict[str, object],
-               internal_errors: list[tuple[str, str]]) -> None:
+               internal_errors: list[tuple[str, str]], budget: AuditBudget) -> None:
     """Parse each file once: from the cache when it has not changed, else with its parser
-    (Python files in worker processes when there are enough of them)."""
+    (Python files in worker processes when there are enough of them). Files past the audit's
+    budget are not parsed: their facts are one error that says so (an SC001)."""
     results: dict[str, object] = {}
     misses = []
     for src in files:
+        refused = budget.admit(src.path, len(src.text))
+        if refused is not None:
+            results[src.path] = failed_facts(src, refused)
+            continue
         facts = store.get(src, read_include) if store is not None else None
         if facts is None:
             misses.append(src)
@@ -275,30 +309,30 @@ ROUTE_FOLLOW_MAX_FILES = 300
 
 
 def _follow_route_modules(found: Discovery, facts_by_path: dict[str, object], read_include, store,
-                          internal_errors: list[tuple[str, str]]) -> None:
+                          internal_errors: list[tuple[str, str]], budget: AuditBudget) -> None:
     """Read the Python modules the apps' routes lead to (routers imported from other modules,
     Django settings and URLconfs), a few rounds deep, bounded."""
     from .facts import PythonModuleFacts
     from .model.routes import modules_to_follow
 
-    budget = ROUTE_FOLLOW_MAX_FILES
+    files_left = ROUTE_FOLLOW_MAX_FILES
     done: set[str] = set()
     for _ in range(ROUTE_FOLLOW_ROUNDS):
         modules = [f for p, f in facts_by_path.items() if isinstance(f, PythonModuleFacts) and p not in done]
         done.update(f.path for f in modules)
         extra = []
         for rel in modules_to_follow(modules, found.all_paths):
-            if rel in facts_by_path or budget <= 0:
+            if rel in facts_by_path or files_left <= 0:
                 continue
             data = read_limited(found.root, rel, found)
             if data is None:
                 continue
-            budget -= 1
+            files_left -= 1
             text, encoding = decode(data)
             extra.append(SourceFile(rel, kinds.PYTHON_APP, text, encoding))
         if not extra:
             return
-        _parse_all(extra, read_include, store, facts_by_path, internal_errors)
+        _parse_all(extra, read_include, store, facts_by_path, internal_errors, budget)
         found.files.extend(extra)
 
 

@@ -48,6 +48,7 @@ class Discovery:
     # every regular file path seen (relative, "/"), classified or not: SC002 asks "is it in the repo?"
     all_paths: set[str] = field(default_factory=set)
     truncated: bool = False  # stopped after MAX_FILES
+    incomplete: list[str] = field(default_factory=list)  # what was not read, beyond `skipped` (api.py)
     skipped_paths: set[str] = field(default_factory=set, repr=False)
 
     def skip(self, rel: str, reason: str) -> None:
@@ -184,6 +185,8 @@ def read_limited(root: Path, rel: str, result: Discovery) -> bytes | None:
         if info.st_size > MAX_FILE_BYTES:
             result.skip(rel, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
             return None
+        if info.st_size == 0:  # empty, or a pseudo-file (/proc/kmsg blocks a reader): never opened
+            return b""
         with open(path, "rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as error:
@@ -211,7 +214,9 @@ def kind_by_name(rel: str) -> str | None:
         return kinds.SHELL
     if len(parts) >= 3 and parts[-3] == ".github" and parts[-2] == "workflows" and lower.endswith((".yml", ".yaml")):
         return kinds.WORKFLOW
-    if lower.startswith("ecosystem") and lower.endswith((".config.js", ".config.cjs", ".config.mjs")):
+    # a file named as a PM2 ecosystem is one, readable or not (a syntax error is an SC001, not a skip)
+    if lower.startswith("ecosystem") and lower.endswith((".config.js", ".config.cjs", ".config.mjs", ".config.json",
+                                                        ".config.yml", ".config.yaml")):
         return kinds.PM2
     if lower.startswith("gunicorn") and lower.endswith(".py"):
         return kinds.GUNICORN_CONFIG

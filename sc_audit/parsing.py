@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import glob
+import fnmatch
+import os
 import posixpath
 from pathlib import Path
 
@@ -80,7 +81,93 @@ def _failed(src: SourceFile, message: str) -> _Failed:
     return _Failed(src.path, ParseError(message, Span(src.path, 1, 1)))
 
 
-MAX_INCLUDE_FILES = 200
+failed_facts = _failed  # facts of a file that was not parsed (the audit's budget): the reason only
+
+
+MAX_INCLUDE_FILES = 200  # files one include directive reads
+MAX_INCLUDE_GLOBS = 2_000  # include globs (with * ? [) resolved in one audit, matching or not
+MAX_GLOB_WORK = 1_000_000  # directory entries include globs may look at in one audit
+MAX_INDEXED = 200_000  # entries of the tree index (as discovery's file limit)
+
+
+class Included(list):
+    """The files an include directive reads; `cut` says what was left unread, if anything."""
+
+    cut: str | None = None
+
+
+def _magic(segment: str) -> bool:
+    return any(char in segment for char in "*?[")
+
+
+class TreeIndex:
+    """The root's directories, listed once (lazily, at the first include), for every glob.
+
+    Globbing the tree again for each of 2,000 includes that match nothing took ~50 s; here a
+    glob costs the entries of the directories its pattern reaches, counted against
+    MAX_GLOB_WORK. Matches follow glob(3): `*` and `?` stay within one path segment and do not
+    match a leading dot. Linked directories are not entered (no loops); linked files are listed.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.dirs: dict[str, dict[str, bool]] | None = None  # dir -> {name: is_dir}, names sorted
+        self.truncated = False
+
+    def _build(self) -> dict[str, dict[str, bool]]:
+        dirs: dict[str, dict[str, bool]] = {}
+        stack, count = [""], 0
+        while stack:
+            rel = stack.pop()
+            try:
+                entries = sorted(os.scandir(self.root / rel if rel else self.root), key=lambda e: e.name)
+            except OSError:
+                continue
+            listing: dict[str, bool] = {}
+            for entry in entries:
+                count += 1
+                if count > MAX_INDEXED:
+                    self.truncated = True
+                    break
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                except OSError:
+                    continue
+                listing[entry.name] = is_dir
+                if is_dir:
+                    stack.append(f"{rel}/{entry.name}" if rel else entry.name)
+            dirs[rel] = listing
+            if self.truncated:
+                break
+        return dirs
+
+    def glob(self, pattern: str, budget: list[int]) -> list[str]:
+        """Relative paths matching `pattern` (relative, normalised), sorted; spends `budget[0]`."""
+        if self.dirs is None:
+            self.dirs = self._build()
+        current = [""]
+        segments = pattern.split("/")
+        for index, segment in enumerate(segments):
+            last = index == len(segments) - 1
+            following: list[str] = []
+            for directory in current:
+                listing = self.dirs.get(directory)
+                if listing is None:
+                    continue
+                if not _magic(segment):
+                    budget[0] -= 1
+                    names = [segment] if segment in listing else []
+                else:
+                    budget[0] -= len(listing)
+                    names = [name for name in listing if (segment.startswith(".") or not name.startswith("."))
+                             and fnmatch.fnmatchcase(name, segment)]
+                for name in names:
+                    if last or listing[name]:
+                        following.append(f"{directory}/{name}" if directory else name)
+                if budget[0] < 0:
+                    return sorted(following)
+            current = following
+        return sorted(current)
 
 
 def include_reader(root: Path, files_by_path: dict[str, SourceFile]):
@@ -88,39 +175,61 @@ def include_reader(root: Path, files_by_path: dict[str, SourceFile]):
 
     Nginx resolves a relative include against its prefix (/etc/nginx); in a repository
     the best guess is the including file's directory, then the root. Absolute paths,
-    `..` escapes and symlinks out of the root are never read.
+    `..` escapes and symlinks out of the root are never read. What a limit leaves unread
+    is said (`Included.cut`), and the parser makes it an SC001.
     """
     root = root.resolve()
+    index = TreeIndex(root)
+    work = [MAX_GLOB_WORK]
+    directives = [0]
 
-    def read_include(pattern: str, from_path: str) -> list[SourceFile]:
+    def read_include(pattern: str, from_path: str) -> Included:
+        found = Included()
         if pattern.startswith("/") or "$" in pattern:
-            return []
-        found: list[SourceFile] = []
+            return found
+        directives[0] += _magic(pattern)  # a literal path costs a lookup per segment (MAX_GLOB_WORK)
+        if directives[0] > MAX_INCLUDE_GLOBS:
+            found.cut = f"not read: more than {MAX_INCLUDE_GLOBS:,} include globs in the audit"
+            return found
         for base in (posixpath.dirname(from_path), ""):
             rel_pattern = posixpath.normpath(posixpath.join(base, pattern))
-            if rel_pattern.startswith(".."):
+            if rel_pattern.startswith("..") or rel_pattern == ".":
                 continue
-            matches = sorted(glob.glob(str(root / rel_pattern)))[:MAX_INCLUDE_FILES]
-            for match in matches:
-                real = Path(match).resolve()
-                if not real.is_relative_to(root) or not real.is_file():
-                    continue
-                rel = real.relative_to(root).as_posix()
-                known = files_by_path.get(rel)
-                if known is not None:
-                    found.append(SourceFile(rel, kinds.NGINX, known.text, known.encoding))
-                    continue
-                try:
-                    with open(real, "rb") as handle:  # a regular file (is_file above): never blocks
-                        data = handle.read(MAX_FILE_BYTES + 1)
-                except OSError:
-                    continue
-                if len(data) > MAX_FILE_BYTES or looks_binary(data):
-                    continue
-                text, encoding = decode(data)
-                found.append(SourceFile(rel, kinds.NGINX, text, encoding))
-            if found:
+            matches = index.glob(rel_pattern, work)
+            if work[0] < 0:
+                found.cut = (f"not read in full: include globs looked at more than {MAX_GLOB_WORK:,} directory "
+                             "entries in the audit")
+            if index.truncated:
+                found.cut = f"not read in full: the tree has more than {MAX_INDEXED:,} entries to look in"
+            if len(matches) > MAX_INCLUDE_FILES:
+                found.cut = (f"partly read: the include matches {len(matches):,} files; only the first "
+                             f"{MAX_INCLUDE_FILES} were read (the rest from {matches[MAX_INCLUDE_FILES]} on were not)")
+                matches = matches[:MAX_INCLUDE_FILES]
+            for rel in matches:
+                source = _included_file(root, rel, files_by_path)
+                if source is not None:
+                    found.append(source)
+            if found or found.cut:
                 return found
         return found
 
     return read_include
+
+
+def _included_file(root: Path, rel: str, files_by_path: dict[str, SourceFile]) -> SourceFile | None:
+    real = (root / rel).resolve()
+    if not real.is_relative_to(root) or not real.is_file():
+        return None
+    rel = real.relative_to(root).as_posix()
+    known = files_by_path.get(rel)
+    if known is not None:
+        return SourceFile(rel, kinds.NGINX, known.text, known.encoding)
+    try:
+        with open(real, "rb") as handle:  # a regular file (is_file above): never blocks
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError:
+        return None
+    if len(data) > MAX_FILE_BYTES or looks_binary(data):
+        return None
+    text, encoding = decode(data)
+    return SourceFile(rel, kinds.NGINX, text, encoding)

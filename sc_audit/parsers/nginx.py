@@ -133,13 +133,18 @@ class _Includes:
     inlined: int = 0  # files inlined so far, counting repeats
     reported: set[Span] = field(default_factory=set)  # include directives with an error
 
-    def files(self, pattern: str, from_path: str) -> list[SourceFile]:
+    def files(self, pattern: str, from_path: str, span: Span) -> list[SourceFile]:
         if self.read is None or self.inlined > MAX_INCLUDED_FILES:
             return []
         try:
-            return [file for file in self.read(pattern, from_path) or [] if isinstance(file, SourceFile)]
+            found = self.read(pattern, from_path)
+            found = [] if found is None else found  # an empty list may still say what it cut
         except Exception:
             return []
+        cut = getattr(found, "cut", None)
+        if isinstance(cut, str):  # the reader stopped at a limit: what it left unread is a finding
+            self.report(f"include {pattern}: {cut}", span)
+        return [file for file in found if isinstance(file, SourceFile)]
 
     def report(self, message: str, span: Span) -> None:
         """One error per include directive, however many chains run through it."""
@@ -296,7 +301,7 @@ class _TreeBuilder:
         facts = self.includes.facts
         facts.includes.append(Located(pattern, stmt.span))
         inlined: list[Stmt] = []
-        for included in self.includes.files(pattern, self.src.path):
+        for included in self.includes.files(pattern, self.src.path, stmt.span):
             if included.path in self.chain:
                 cycle = " -> ".join((*self.chain, included.path))
                 self.includes.report(f"include cycle: {cycle}; nginx would recurse", stmt.span)

@@ -43,6 +43,8 @@ ESM_FILE = re.compile(r"^(\w+\.)?fileURLToPath\(\s*import\.meta\.url\s*\)$")
 # Bounds against inputs built to blow up (doubling strings, arrays of arrays of aliases).
 MAX_ITEMS = 10_000
 MAX_STRING = 1_000_000
+# What all fields of one file may expand to together (a shared value counts at each use).
+MAX_EXPANDED = 200_000
 _CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
 
 _js_parser = None
@@ -113,33 +115,62 @@ class _Arr(list):
         self.spans.append(span)
 
 
-def _plain(value: object) -> object:
-    """Strip the span bookkeeping: facts hold plain dicts and lists."""
-    if _too_large(value):
-        return Unknown(text="(value too large)", span=getattr(value, "span", None))
-    return _copy(value)
+class _Plainer:
+    """Turns evaluated values into plain facts, each shared value once.
 
+    Apps may share one nested value (`const c = [b, b, …]; {f1: c, f2: c, …}` or YAML `*c`):
+    its size and its plain copy are computed once per value identity (the values live as long
+    as this object), and what all fields of the file expand to together is bounded by
+    MAX_EXPANDED; past it a field is Unknown and the file gets one error saying so.
+    """
 
-def _copy(value: object) -> object:
-    if isinstance(value, dict):
-        return {key: _copy(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copy(item) for item in value]
-    return value
+    def __init__(self) -> None:
+        self.sizes: dict[int, int] = {}
+        self.copies: dict[int, object] = {}
+        self.expanded = 0
+        self.exhausted: Span | None = None
+        self.too_long: Span | None = None
 
+    def plain(self, value: object, span: Span) -> object:
+        if isinstance(value, str) and len(value) > MAX_STRING:  # a literal, bounded as concatenations are
+            self.too_long = self.too_long or span
+            return Unknown(text="(string too long)", span=span)
+        size = self.size(value)
+        if not size:
+            return value if not isinstance(value, (dict, list)) else self.copy(value)
+        if size > MAX_ITEMS:
+            return Unknown(text="(value too large)", span=getattr(value, "span", None))
+        self.expanded += size
+        if self.expanded > MAX_EXPANDED:
+            self.exhausted = self.exhausted or span
+            return Unknown(text="(not read: the file's values expand too far)", span=span)
+        return self.copy(value)
 
-def _too_large(value: object) -> bool:
-    """More than MAX_ITEMS members in all: values may share parts (`[a, a, a]`), and
-    sharing must not multiply into an exponential copy."""
-    count, stack = 0, [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, (dict, list)):
-            count += len(item)
-            if count > MAX_ITEMS:
-                return True
-            stack.extend(item.values() if isinstance(item, dict) else item)
-    return False
+    def size(self, value: object, depth: int = 0) -> int:
+        """Members in all, counting a shared part at each use (memoised: linear in distinct values)."""
+        if not isinstance(value, (dict, list)):
+            return 0
+        key = id(value)
+        if key not in self.sizes:
+            items = value.values() if isinstance(value, dict) else value
+            total = len(value)
+            for item in items:
+                total += self.size(item, depth + 1) if depth < MAX_DEPTH * 2 else MAX_ITEMS
+                if total > MAX_ITEMS:
+                    break
+            self.sizes[key] = total
+        return self.sizes[key]
+
+    def copy(self, value: object) -> object:
+        if not isinstance(value, (dict, list)):
+            return value
+        key = id(value)
+        if key not in self.copies:
+            if isinstance(value, dict):
+                self.copies[key] = {name: self.copy(item) for name, item in value.items()}
+            else:
+                self.copies[key] = [self.copy(item) for item in value]
+        return self.copies[key]
 
 
 def _js_str(value: object) -> str | None:
@@ -196,15 +227,23 @@ def _collect(root: object, src: SourceFile, facts: Pm2Facts) -> None:
         facts.errors.append(_unknown_error("PM2 configuration cannot be read statically", root, src.path))
         return
     process_apps = _process_file_apps(root)
+    plainer = _Plainer()
     if isinstance(root, _Obj) and "apps" in root:
-        _collect_apps(root["apps"], root.spans["apps"], facts)
+        _collect_apps(root["apps"], root.spans["apps"], facts, plainer)
     elif process_apps:
-        facts.apps.extend(_app(app) for app in process_apps)
+        facts.apps.extend(_app(app, plainer) for app in process_apps)
     elif not (isinstance(root, _Obj) and "deploy" in root):  # a deploy-only file is fine
         span = getattr(root, "span", None) or Span(src.path, 1)
         facts.errors.append(ParseError("no `apps` found in the PM2 configuration", span))
     if isinstance(root, _Obj) and isinstance(root.get("deploy"), _Obj):
         _collect_deploy(root["deploy"], src, facts)
+    if plainer.exhausted is not None:
+        facts.errors.append(ParseError(
+            f"partly read: shared values expand this file's apps past {MAX_EXPANDED:,} members; "
+            "fields from here on were not read", plainer.exhausted))
+    if plainer.too_long is not None:
+        facts.errors.append(ParseError(
+            f"partly read: a value longer than {MAX_STRING:,} characters was not read", plainer.too_long))
 
 
 def _process_file_apps(root: object) -> list[_Obj]:
@@ -213,15 +252,15 @@ def _process_file_apps(root: object) -> list[_Obj]:
     return [item for item in candidates if isinstance(item, _Obj) and "script" in item]
 
 
-def _collect_apps(apps: object, span: Span, facts: Pm2Facts) -> None:
+def _collect_apps(apps: object, span: Span, facts: Pm2Facts, plainer: _Plainer) -> None:
     if isinstance(apps, Unknown):
         facts.errors.append(_unknown_error("apps cannot be read statically", apps, span.path, span))
     elif isinstance(apps, _Obj):  # PM2 wraps a single object in a list
-        facts.apps.append(_app(apps))
+        facts.apps.append(_app(apps, plainer))
     elif isinstance(apps, _Arr):
         for item, item_span in zip(apps, apps.spans):
             if isinstance(item, _Obj):
-                facts.apps.append(_app(item))
+                facts.apps.append(_app(item, plainer))
             elif isinstance(item, Unknown):
                 error = _unknown_error("app cannot be read statically", item, span.path, item_span)
                 facts.errors.append(error)
@@ -234,8 +273,8 @@ def _collect_apps(apps: object, span: Span, facts: Pm2Facts) -> None:
         facts.errors.append(ParseError("apps is not a list of app objects", span))
 
 
-def _app(obj: _Obj) -> Pm2App:
-    fields = {key: Located(_plain(value), obj.spans[key]) for key, value in obj.items()}
+def _app(obj: _Obj, plainer: _Plainer) -> Pm2App:
+    fields = {key: Located(plainer.plain(value, obj.spans[key]), obj.spans[key]) for key, value in obj.items()}
     return Pm2App(span=obj.span, fields=fields)
 
 

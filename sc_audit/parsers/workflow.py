@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from .. import yamlsafe
+from ..discover import MAX_FILE_BYTES
 from ..facts import ParseError, ShellContext, WorkflowFacts
 from ..source import SourceFile
 from ..span import Located, Span
@@ -134,12 +136,18 @@ class _Workflow:
         self.src = src
         self.facts = facts
         self.file_lines = src.text.split("\n")
+        # a script reused by alias is parsed once (per context); what reuse adds is bounded
+        self.parsed: dict[tuple[int, ShellContext], tuple[list, list]] = {}
+        self.expanded_bytes = 0
+        self.cut_at: int | None = None  # the line past which the expansion budget stopped reading
 
     def run(self) -> None:
-        yaml, loader = _loader()
+        yaml, _ = _loader()
         try:
-            for document in yaml.compose_all(self.src.text, Loader=loader):
+            for document in yamlsafe.compose_all_bounded(self.src.text):
                 self.document(document)
+        except yamlsafe.TooLarge as exc:
+            self.facts.errors.append(ParseError(f"not read: {exc}", Span(self.src.path, 1)))
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -189,6 +197,25 @@ class _Workflow:
                                                     ignored_script_stop=ignored))
 
     def shell(self, node, context: ShellContext) -> None:
+        if self.cut_at is not None:
+            return
+        self.expanded_bytes += len(node.value)
+        if self.expanded_bytes > MAX_FILE_BYTES:  # aliases reuse scripts past what a file may hold
+            self.cut_at = node.start_mark.line + 1
+            self.facts.errors.append(ParseError(
+                f"partly read: YAML aliases repeat its scripts past {MAX_FILE_BYTES // (1024 * 1024)} MiB "
+                f"(a file's limit); the steps after that point were not read",
+                _span(self.src.path, node)))
+            return
+        key = (id(node), context)
+        if key in self.parsed:  # the same node again (an alias): its commands again, its errors once
+            self.facts.commands += self.parsed[key][0]
+            return
+        commands, errors = self.parsed[key] = self._parse(node, context)
+        self.facts.commands += commands
+        self.facts.errors += errors
+
+    def _parse(self, node, context: ShellContext) -> tuple[list, list]:
         commands, errors = shell.parse_text(
             node.value,
             self.src.path,
@@ -198,8 +225,7 @@ class _Workflow:
             line_map=line_map(node, self.file_lines),
             gh_expressions=True,
         )
-        self.facts.commands += commands
-        self.facts.errors += errors
+        return commands, errors
 
 
 def _is_posix_shell(name: str | None, windows: bool) -> bool:

@@ -35,6 +35,8 @@ def render(report, stream) -> None:
     prefix = workspace_prefix(Path(report.root))
     for finding in report.findings:
         stream.write(annotation(finding, prefix) + "\n")
+    for reason in getattr(report, "incomplete", ()):
+        stream.write(f"::error title=sc-audit incomplete::{escape_data(reason)}\n")
     stream.write(closing_line(report) + "\n")
 
 

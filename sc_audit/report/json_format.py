@@ -28,6 +28,7 @@ def document(report) -> str:
         "findings": [finding_dict(f) for f in report.findings],
         "summary": {"files": len(report.files), "findings": len(report.findings), **counts,
                     "unreadable": report.unreadable,
-                    "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped]},
+                    "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
+                    "incomplete": list(getattr(report, "incomplete", ()))},
     }
     return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False)

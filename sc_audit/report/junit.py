@@ -41,8 +41,15 @@ def document(report) -> str:
         elif not findings:
             ET.SubElement(suite, "testcase", name="no issues", classname=clean(path), file=clean(path))
         set_counts(suite, tests=len(suite), failures=len(findings), skipped=int(path in skipped))
+    incomplete = list(getattr(report, "incomplete", ()))
+    if incomplete:  # what was not read fails a test of its own: a partial audit never passes
+        suite = ET.SubElement(root, "testsuite", name="sc-audit")
+        case = ET.SubElement(suite, "testcase", name="the audit read everything", classname="sc-audit")
+        failure = ET.SubElement(case, "failure", type="incomplete", message=clean(incomplete[0]))
+        failure.text = clean("\n".join(incomplete))
+        set_counts(suite, tests=1, failures=1, skipped=0)
     set_counts(root, tests=sum(int(s.get("tests")) for s in root),
-               failures=len(report.findings), skipped=len(skipped))
+               failures=len(report.findings) + bool(incomplete), skipped=len(skipped))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
 

@@ -137,6 +137,7 @@ def invocation(report) -> dict:
               for path, error in report.internal_errors]
     if report.truncated:
         notes.append(notification("warning", "stopped early: too many files; the audit is incomplete"))
+    notes += [notification("error", f"incomplete: {reason}") for reason in getattr(report, "incomplete", ())]
     out: dict = {"executionSuccessful": True}
     if notes:
         out["toolExecutionNotifications"] = notes

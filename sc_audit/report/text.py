@@ -31,8 +31,14 @@ def lines(report) -> list[tuple[str, str | None]]:
         for finding in group:
             out += finding_lines(finding, sources.get(path))
             out.append(("", None))
+    out += [(line, "bold red") for line in incomplete_lines(report)]
     out.append((summary(report), "bold"))
     return [(printable(text), style) for text, style in out]
+
+
+def incomplete_lines(report) -> list[str]:
+    """One line per thing the audit could not read (Report.incomplete)."""
+    return [f"incomplete: {reason}" for reason in getattr(report, "incomplete", ())]
 
 
 def finding_lines(finding, source) -> list[tuple[str, str | None]]:
@@ -89,14 +95,18 @@ def summary(report) -> str:
         parts.append(f"{unreadable} could not be read in full")
     if report.truncated:
         parts.append("stopped early: too many files")
+    incomplete = getattr(report, "incomplete", ())
+    if incomplete:
+        parts.append(f"{len(incomplete)} part{'s' if len(incomplete) != 1 else ''} not read")
     if report.fixed is not None:  # after --fix, as ruff says it
         parts.append(f"{report.fixed} fixed, {len(report.findings)} remaining")
     if not report.findings:
-        if unreadable:
+        if unreadable or incomplete:
             return ", ".join(parts) + ": no other findings, but the audit is incomplete."
         return ", ".join(parts) + ": no issues found."
     found = ", ".join(f"{n} {sev}{'s' if n != 1 and sev != 'info' else ''}" for sev, n in counts.items() if n)
-    return ", ".join(parts) + f": {len(report.findings)} finding{'s' if len(report.findings) != 1 else ''} ({found})."
+    text = ", ".join(parts) + f": {len(report.findings)} finding{'s' if len(report.findings) != 1 else ''} ({found})."
+    return text + (" The audit is incomplete." if incomplete else "")
 
 
 def use_colour(stream) -> bool:
