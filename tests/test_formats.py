@@ -132,7 +132,9 @@ def test_control_characters_never_reach_the_terminal():
 
 def test_concise_is_one_line_per_finding(plan_json):
     lines = run(PLAN, "concise").stdout.splitlines()
-    expected = [f"{f['path']}:{f['line']}:{f['column']} {f['rule']} {f['message']}" for f in plan_json["findings"]]
+    expected = [f"{f['path']}:{f['line']}:{f['column']} {f['rule']} {f['headline']}" for f in plan_json["findings"]]
+    assert all(len(f["headline"]) <= 100 and f["message"].startswith(f["headline"][:10])
+               for f in plan_json["findings"])
     assert lines[:-1] == expected
     assert lines[-1].endswith(f"{len(expected)} findings ({plan_json['summary']['error']} errors, "
                               f"{plan_json['summary']['warning']} warnings).")
@@ -263,7 +265,7 @@ def test_github_annotations_parse_and_end_with_a_summary(plan_json):
         assert command == kind[finding["severity"]]
         assert props["file"] == finding["path"] and (PLAN / props["file"]).is_file()
         assert (int(props["line"]), int(props["endLine"])) == (finding["line"], finding["end_line"])
-        assert props["title"] == f"{finding['rule']} {finding['name']}"
+        assert props["title"] == f"{finding['rule']} {finding['headline']}"
         if finding["end_line"] == finding["line"]:
             assert (int(props["col"]), int(props["endColumn"])) == (finding["column"], finding["end_column"])
         else:
@@ -364,3 +366,23 @@ def test_sarif_and_github_paths_share_one_base_for_a_subfolder(tmp_path):
                    for line in run("services/plan", "github", cwd=workspace).stdout.splitlines()
                    if line.startswith("::")]
     assert uris == annotations and all((workspace / uri).is_file() for uri in uris)
+
+
+def test_every_headline_is_one_short_clause_of_its_message(tmp_path):
+    """Every finding of every catalog example has a headline under ~100 characters that starts its message."""
+    from sc_audit import catalog
+    from sc_audit.findings import headline
+
+    count = 0
+    for rule in catalog.load().values():
+        for number, example in enumerate(rule.examples):
+            root = write_repo(tmp_path / f"{rule.code}-{number}", example.files)
+            for finding in audit(root).findings:
+                count += 1
+                assert 10 <= len(finding.headline) <= 100, (finding.rule, finding.headline)
+                assert "\n" not in finding.headline
+    assert count > 30
+    message = "the deploy restarts `web.service` (127.0.0.1:80) but never checks it: the details. The fix."
+    assert headline(message) == "the deploy restarts `web.service` (127.0.0.1:80) but never checks it"
+    long = headline("word " * 60)
+    assert len(long) <= 100 and long.endswith("…")

@@ -1,4 +1,5 @@
-"""`--format concise`: one line per finding, `path:line:col CODE message`, then the summary."""
+"""`--format concise`: one line per finding, `path:line:col CODE headline` (the message's first
+clause, ~100 characters: `sc-audit check` or `--format text` give the whole), then the summary."""
 
 from __future__ import annotations
 
@@ -8,5 +9,5 @@ from .text import summary
 def render(report, stream) -> None:
     for finding in report.findings:
         span = finding.span
-        stream.write(f"{span.path}:{span.line}:{span.column} {finding.rule} {finding.message}\n")
+        stream.write(f"{span.path}:{span.line}:{span.column} {finding.rule} {finding.headline}\n")
     stream.write(summary(report) + "\n")
