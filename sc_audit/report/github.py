@@ -13,7 +13,6 @@ summary line says how many that is.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
