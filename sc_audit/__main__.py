@@ -25,7 +25,7 @@ def fast_path(args: list[str]) -> bool:
     """Answer the command line here when it is one of the few that need no option parsing."""
     if any(name.startswith("_") and name.endswith("_COMPLETE") for name in os.environ):
         return False  # click's shell completion protocol: leave it to click
-    if args == ["--version"]:
+    if args in (["--version"], ["-V"]):
         from . import __version__
 
         print(f"sc-audit {__version__}")

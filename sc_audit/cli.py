@@ -15,6 +15,7 @@ import typer
 from . import __version__
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"]},
                   help="Pre-deploy audit for Python web apps under Gunicorn, PM2/systemd and Nginx.")
 
 
@@ -32,6 +33,12 @@ class GraphFormat(str, Enum):
     dot = "dot"
 
 
+class Colour(str, Enum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
 class Severity(str, Enum):
     error = "error"
     warning = "warning"
@@ -46,7 +53,8 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
+                                 help="Show the version."),
 ) -> None:
     """Pre-deploy audit for Python web apps under Gunicorn, PM2/systemd and Nginx."""
 
@@ -111,6 +119,14 @@ def check(
         None, "--respect-gitignore/--no-respect-gitignore",
         help="Skip what the repository's .gitignore files ignore (default: yes)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the parse cache."),
+    output_file: Optional[Path] = typer.Option(None, "--output-file", "-o",
+                                               help="Write the report to this file instead of stdout."),
+    exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even when findings reach --fail-on."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print the findings and nothing else (no summary)."),
+    statistics: bool = typer.Option(False, "--statistics", help="Print the number of findings of each rule."),
+    show_files: bool = typer.Option(False, "--show-files",
+                                    help="List the files sc-audit reads, with their kind, and exit."),
+    colour: Colour = typer.Option(Colour.auto, "--color", help="Colour the text output: auto, always or never."),
     debug: bool = typer.Option(False, "--debug", help="Show a traceback on internal errors."),
 ) -> None:
     """Audit a deployment repository and report its problems."""
@@ -144,6 +160,10 @@ def check(
             config = config.override(exclude=config.exclude + _globs(extend_exclude))
         only = _report_paths(root, given, changed)
         report = audit(root, config, cache=not no_cache, only=only, replace=replace)
+        if show_files:
+            for src in report.shown_files:
+                print(f"{src.path}  ({src.kind})")
+            raise typer.Exit(0)
         if changed:
             report = _touching(report, root, given)
         else:
@@ -173,10 +193,48 @@ def check(
         if debug:
             raise
         fail(f"internal error: {type(error).__name__}: {error} (run with --debug for a traceback)")
-    from .report import render
+    _output(report, output_format.value, output_file, quiet, statistics, colour)
+    raise typer.Exit(1 if report.failed(report.config.fail_on) and not exit_zero else 0)
 
-    render(output_format.value, report)
-    raise typer.Exit(1 if report.failed(report.config.fail_on) else 0)
+
+def _output(report, output_format: str, output_file: Path | None, quiet: bool, statistics: bool,
+            colour: Colour) -> None:
+    import io
+
+    from .report import render, text
+
+    text.FORCED_COLOUR = {Colour.always: True, Colour.never: False}.get(colour)
+    buffer = io.StringIO() if (quiet or statistics or output_file is not None) else None
+    stream = buffer if buffer is not None else sys.stdout
+    if statistics:
+        _statistics(report, stream)
+    else:
+        render(output_format, report, stream)
+    if buffer is None:
+        return
+    written = buffer.getvalue()
+    if quiet and output_format in ("text", "concise") or quiet and statistics:
+        lines = written.splitlines(keepends=True)
+        written = "".join(lines[:-1]).rstrip("\n") + "\n" if len(lines) > 1 else ""
+    if output_file is not None:
+        try:
+            output_file.write_text(written, encoding="utf-8")
+        except OSError as error:
+            fail(f"{output_file}: cannot write the report ({error.strerror or error})")
+    else:
+        sys.stdout.write(written)
+
+
+def _statistics(report, stream) -> None:
+    """As ruff's `--statistics`: one line per rule, most frequent first, then the summary."""
+    from collections import Counter
+
+    from .report.text import summary
+
+    counts = Counter((f.rule, f.name) for f in report.findings)
+    for (code, name), count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        stream.write(f"{count:>5}  {code}  {name}\n")
+    stream.write(summary(report) + "\n")
 
 
 def _fix(report, write: bool, audit_again):
@@ -274,15 +332,23 @@ def rules(output_format: ListFormat = typer.Option(ListFormat.text, "--format", 
 
 
 @app.command()
-def explain(code: str = typer.Argument(..., help="A rule code, e.g. SC501.")) -> None:
-    """Show a rule's documentation: what it does, why it matters, how to fix it."""
+def explain(code: str = typer.Argument(..., help="A rule code or name, e.g. SC501 or kill-misses-process.")) -> None:
+    """Show a rule's documentation: what it does, why it matters, how to fix it, and its examples."""
     from . import catalog
 
-    rule = catalog.load().get(code.upper())
+    rules = catalog.load()
+    by_name = {rule.name: rule for rule in rules.values()}
+    rule = rules.get(code.upper()) or by_name.get(code.lower())
     if rule is None:
         fail(f"unknown rule {code!r}; `sc-audit rules` lists them")
     print(f"{rule.code} {rule.name} ({rule.severity})\n\n{rule.summary}\n\nWhy is this bad?\n{rule.why}\n\n"
           f"How to fix\n{rule.fix}")
+    for example in rule.examples:
+        verdict = f"raises {', '.join(example.expect)}" if example.expect else f"does not raise {rule.code}"
+        print(f"\nExample: {example.name} ({verdict})")
+        for path, text in example.files.items():
+            body = "\n".join("    " + line for line in text.strip("\n").splitlines())
+            print(f"  {path}:\n{body}")
 
 
 @app.command()

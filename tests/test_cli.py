@@ -31,7 +31,7 @@ def test_json_format():
     assert document["version"] == 1
     first = document["findings"][0]
     assert set(first) == {"rule", "name", "severity", "path", "line", "column", "end_line", "end_column",
-                          "message", "related"}
+                          "message", "headline", "related"}
     assert document["summary"]["findings"] == len(document["findings"])
     assert all("\\" not in f["path"] for f in document["findings"])
 

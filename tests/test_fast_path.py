@@ -26,6 +26,7 @@ def imported(result: subprocess.CompletedProcess) -> set[str]:
 
 @pytest.mark.parametrize("args", [
     ["--version"],
+    ["-V"],
     ["rules"],
     ["rules", "--format", "json"],
     ["rules", "--format=json"],

@@ -38,7 +38,7 @@ def plan_json():
 
 @pytest.fixture(scope="module")
 def plan_sarif():
-    result = run(PLAN, "sarif")
+    result = run(PLAN, "sarif", cwd=PLAN)  # the base of its URIs is the working directory
     assert result.returncode == 1, result.stderr
     return json.loads(result.stdout)
 
@@ -132,7 +132,9 @@ def test_control_characters_never_reach_the_terminal():
 
 def test_concise_is_one_line_per_finding(plan_json):
     lines = run(PLAN, "concise").stdout.splitlines()
-    expected = [f"{f['path']}:{f['line']}:{f['column']} {f['rule']} {f['message']}" for f in plan_json["findings"]]
+    expected = [f"{f['path']}:{f['line']}:{f['column']} {f['rule']} {f['headline']}" for f in plan_json["findings"]]
+    assert all(len(f["headline"]) <= 100 and f["message"].startswith(f["headline"][:10])
+               for f in plan_json["findings"])
     assert lines[:-1] == expected
     assert lines[-1].endswith(f"{len(expected)} findings ({plan_json['summary']['error']} errors, "
                               f"{plan_json['summary']['warning']} warnings).")
@@ -145,7 +147,10 @@ def test_sarif_is_valid_and_points_at_the_findings(plan_sarif, plan_json):
     run_ = plan_sarif["runs"][0]
     rules = run_["tool"]["driver"]["rules"]
     assert run_["tool"]["driver"]["name"] == "sc-audit"
-    assert run_["originalUriBaseIds"]["%SRCROOT%"]["uri"] == PLAN.resolve().as_uri() + "/"
+    base = run_["originalUriBaseIds"]["%SRCROOT%"]["uri"]
+    assert base in (PLAN.resolve().as_uri() + "/", Path.cwd().resolve().as_uri() + "/")
+    prefix = PLAN.resolve().relative_to(Path(base[len("file://"):])).as_posix() + "/"
+    prefix = "" if prefix == "./" else prefix
     assert len(run_["results"]) == len(plan_json["findings"])
     level = {"error": "error", "warning": "warning", "info": "note"}
     for result, finding in zip(run_["results"], plan_json["findings"]):
@@ -154,7 +159,7 @@ def test_sarif_is_valid_and_points_at_the_findings(plan_sarif, plan_json):
         assert result["level"] == level[finding["severity"]]
         assert result["message"]["text"] == finding["message"]
         location = result["locations"][0]["physicalLocation"]
-        assert location["artifactLocation"] == {"uri": finding["path"], "uriBaseId": "%SRCROOT%"}
+        assert location["artifactLocation"] == {"uri": prefix + finding["path"], "uriBaseId": "%SRCROOT%"}
         region = location["region"]
         assert (region["startLine"], region["startColumn"], region.get("endLine", region["startLine"])) == (
             finding["line"], finding["column"], finding["end_line"])
@@ -188,7 +193,7 @@ def test_sarif_fingerprints_survive_moved_lines_and_tell_findings_apart(tmp_path
     workflow = copy / ".github" / "workflows" / "auto-deploy.yml"
     first, rest = workflow.read_text(encoding="utf-8").split("\n", 1)
     workflow.write_text(first + "\n\n" + rest, encoding="utf-8")
-    moved = json.loads(run(copy, "sarif").stdout)
+    moved = json.loads(run(copy, "sarif", cwd=copy).stdout)
 
     def keyed(document):
         return [(r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
@@ -260,7 +265,7 @@ def test_github_annotations_parse_and_end_with_a_summary(plan_json):
         assert command == kind[finding["severity"]]
         assert props["file"] == finding["path"] and (PLAN / props["file"]).is_file()
         assert (int(props["line"]), int(props["endLine"])) == (finding["line"], finding["end_line"])
-        assert props["title"] == f"{finding['rule']} {finding['name']}"
+        assert props["title"] == f"{finding['rule']} {finding['headline']}"
         if finding["end_line"] == finding["line"]:
             assert (int(props["col"]), int(props["endColumn"])) == (finding["column"], finding["end_column"])
         else:
@@ -346,3 +351,38 @@ def test_json_agrees_with_sarif(plan_json, plan_sarif):
          r["locations"][0]["physicalLocation"]["region"]["startColumn"]) for r in results]
     fixed = json.loads(run(FIXED, "json").stdout)
     assert fixed["findings"] == [] and fixed["summary"]["findings"] == 0
+
+
+def test_sarif_and_github_paths_share_one_base_for_a_subfolder(tmp_path):
+    """The Action's `path:` a subfolder with a configuration of its own (its own root): SARIF's URIs
+    and the annotations' files are both relative to the workspace."""
+    workspace = tmp_path / "workspace"
+    shutil.copytree(PLAN, workspace / "services" / "plan")
+    (workspace / ".git").mkdir()
+    sarif = json.loads(run("services/plan", "sarif", cwd=workspace).stdout)["runs"][0]
+    assert sarif["originalUriBaseIds"]["%SRCROOT%"]["uri"] == workspace.resolve().as_uri() + "/"
+    uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in sarif["results"]]
+    annotations = [line.split("file=", 1)[1].split(",", 1)[0]
+                   for line in run("services/plan", "github", cwd=workspace).stdout.splitlines()
+                   if line.startswith("::")]
+    assert uris == annotations and all((workspace / uri).is_file() for uri in uris)
+
+
+def test_every_headline_is_one_short_clause_of_its_message(tmp_path):
+    """Every finding of every catalog example has a headline under ~100 characters that starts its message."""
+    from sc_audit import catalog
+    from sc_audit.findings import headline
+
+    count = 0
+    for rule in catalog.load().values():
+        for number, example in enumerate(rule.examples):
+            root = write_repo(tmp_path / f"{rule.code}-{number}", example.files)
+            for finding in audit(root).findings:
+                count += 1
+                assert 10 <= len(finding.headline) <= 100, (finding.rule, finding.headline)
+                assert "\n" not in finding.headline
+    assert count > 30
+    message = "the deploy restarts `web.service` (127.0.0.1:80) but never checks it: the details. The fix."
+    assert headline(message) == "the deploy restarts `web.service` (127.0.0.1:80) but never checks it"
+    long = headline("word " * 60)
+    assert len(long) <= 100 and long.endswith("…")

@@ -68,8 +68,9 @@ def test_ignored_files_are_not_audited_unless_asked(tmp_path):
 def test_extend_exclude_adds_to_the_configuration(tmp_path):
     root = write_repo(tmp_path / "repo", {"sc-audit.toml": 'exclude = ["a.sh"]\n', "a.sh": KILL, "b.sh": KILL,
                                           "c.sh": KILL})
-    paths = lambda *args: {f["path"] for f in json.loads(run_cli(
-        "check", str(root), "--format", "json", *args).stdout)["findings"]}
+    def paths(*args):
+        return {f["path"] for f in json.loads(run_cli("check", str(root), "--format", "json", *args).stdout)["findings"]}
+
     assert paths() == {"b.sh", "c.sh"}
     assert paths("--extend-exclude", "b.sh") == {"c.sh"}
     assert paths("--exclude", "c.sh") == {"a.sh", "b.sh"}

@@ -181,7 +181,7 @@ def test_line_above_in_systemd_procfile_and_pm2(tmp_path, files, rule, path):
     """The comment takes a line of its own, blank in the uncommented copy."""
     marker = "//" if path.endswith(".js") else "#"
     write_repo(tmp_path / "bare", {rel: text.replace("{comment}", "") for rel, text in files.items()})
-    line = files[path].split("\n").index(next(l for l in files[path].split("\n") if "{comment}" in l)) + 2
+    line = files[path].split("\n").index(next(row for row in files[path].split("\n") if "{comment}" in row)) + 2
     assert (rule, path, line) in found(audit(tmp_path / "bare"))
     comment = f"{marker} sc-audit: ignore[{rule}] -- reviewed"
     write_repo(tmp_path / "commented", {rel: text.replace("{comment}", comment) for rel, text in files.items()})

@@ -8,7 +8,6 @@ from ..findings import Finding, Related
 from ..model import services
 from ..span import Unknown
 from . import check
-from .ports import serves
 
 DEFAULT_GUNICORN_TIMEOUT = 30  # gunicorn/config.py Timeout.default
 # What a process without a memory limit is budgeted at, by runtime (MiB): a small Node or

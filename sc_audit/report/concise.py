@@ -1,4 +1,5 @@
-"""`--format concise`: one line per finding, `path:line:col CODE message`, then the summary."""
+"""`--format concise`: one line per finding, `path:line:col CODE headline` (the message's first
+clause, ~100 characters: `sc-audit check` or `--format text` give the whole), then the summary."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from .text import incomplete_lines, summary
 def render(report, stream) -> None:
     for finding in report.findings:
         span = finding.span
-        stream.write(f"{span.path}:{span.line}:{span.column} {finding.rule} {finding.message}\n")
+        stream.write(f"{span.path}:{span.line}:{span.column} {finding.rule} {finding.headline}
+")
     for line in incomplete_lines(report):
-        stream.write(line + "\n")
+        stream.write(line + "
+")
     stream.write(summary(report) + "\n")

@@ -1,6 +1,6 @@
 """`--format github`: GitHub Actions workflow commands, one annotation per finding, then a summary.
 
-    ::error file=gunicorn.conf.py,line=13,endLine=13,col=1,endColumn=30,title=SC101 wsgi-factory-missing::WSGI target ...
+    ::error file=gunicorn.conf.py,line=13,endLine=13,col=1,endColumn=30,title=SC101 WSGI target `app:create_app()` calls ...::WSGI target ...
 
 error → `::error`, warning → `::warning`, info → `::notice`. Values are escaped as GitHub's toolkit
 (`@actions/core`) escapes them. Paths are made relative to the working directory when the audited
@@ -13,7 +13,6 @@ summary line says how many that is.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -45,7 +44,7 @@ def annotation(finding, prefix: str = "") -> str:
     props = [("file", prefix + span.path), ("line", span.line), ("endLine", span.end_line)]
     if span.end_line == span.line:  # GitHub takes columns only on single-line annotations
         props += [("col", span.column), ("endColumn", max(span.end_column, span.column))]
-    props.append(("title", f"{finding.rule} {finding.name}".strip()))
+    props.append(("title", f"{finding.rule} {finding.headline}"))
     message = finding.message + "".join(
         f"\n  note: {prefix}{r.span.path}:{r.span.line}:{r.span.column}: {r.message}" for r in finding.related)
     rendered = ",".join(f"{key}={escape_property(str(value))}" for key, value in props)

@@ -12,6 +12,7 @@ def finding_dict(finding) -> dict:
         "path": span.path, "line": span.line, "column": span.column,
         "end_line": span.end_line, "end_column": span.end_column,
         "message": finding.message,
+        "headline": finding.headline,
         "related": [{"path": r.span.path, "line": r.span.line, "column": r.span.column, "message": r.message}
                     for r in finding.related],
     }

@@ -2,8 +2,11 @@
 
 - `tool.driver.rules` is the whole rule catalog, in catalog order, so a result's `ruleIndex` means
   the same rule in every run.
-- URIs are relative to the audited root (`uriBaseId` `%SRCROOT%`, whose absolute location is in
-  `originalUriBaseIds`); columns count Unicode code points (`columnKind`), as sc-audit's spans do.
+- URIs are relative to one base, recorded once (`uriBaseId` `%SRCROOT%`, whose absolute location
+  is in `originalUriBaseIds`): the working directory when the repository root is inside it (the
+  Action's workspace), else the root — the same base as the `github` format's paths, so a
+  subfolder `path:` puts alerts and annotations on the same files. Columns count Unicode code
+  points (`columnKind`), as sc-audit's spans do.
 - `properties.security-severity` (GitHub's 0-10 scale) is set on rules tagged `security` and on
   error rules, from the rule's severity: error 7.5 (high: the deploy breaks or the service is
   exposed), warning 5.0 (medium), info 2.0 (low). Other rules are quality findings and carry none,
@@ -49,9 +52,13 @@ def document(report) -> dict:
             index[finding.rule] = len(descriptors)
             descriptors.append({"id": finding.rule, "name": finding.name or finding.rule,
                                 "shortDescription": {"text": finding.rule}})
+    from .github import workspace_prefix
+
     sources = {f.path: f for f in report.files}
     fingerprints = line_hashes(report.findings, sources)
-    results = [result(finding, index[finding.rule], fingerprint)
+    prefix = workspace_prefix(Path(report.root))
+    base = Path.cwd().resolve() if prefix else Path(report.root).resolve()
+    results = [result(finding, index[finding.rule], fingerprint, prefix)
                for finding, fingerprint in zip(report.findings, fingerprints)]
     return {
         "$schema": SCHEMA_URI,
@@ -61,8 +68,8 @@ def document(report) -> dict:
                 "name": "sc-audit", "version": __version__, "semanticVersion": __version__,
                 "informationUri": INFORMATION_URI, "rules": descriptors,
             }},
-            "invocations": [invocation(report)],
-            "originalUriBaseIds": {ROOT_ID: {"uri": Path(report.root).resolve().as_uri().rstrip("/") + "/"}},
+            "invocations": [invocation(report, prefix)],
+            "originalUriBaseIds": {ROOT_ID: {"uri": base.as_uri().rstrip("/") + "/"}},
             "columnKind": "unicodeCodePoints",
             "results": results,
         }],
@@ -87,34 +94,34 @@ def rule_descriptor(rule) -> dict:
     return descriptor
 
 
-def result(finding, rule_index: int, fingerprint: str) -> dict:
+def result(finding, rule_index: int, fingerprint: str, prefix: str = "") -> dict:
     out = {
         "ruleId": finding.rule,
         "ruleIndex": rule_index,
         "level": LEVEL[finding.severity],
         "message": {"text": finding.message},
-        "locations": [{"physicalLocation": physical_location(finding.span)}],
+        "locations": [{"physicalLocation": physical_location(finding.span, prefix)}],
         "partialFingerprints": {"primaryLocationLineHash": fingerprint},
     }
     if finding.related:
         out["relatedLocations"] = [
-            {"id": i, "physicalLocation": physical_location(related.span), "message": {"text": related.message}}
+            {"id": i, "physicalLocation": physical_location(related.span, prefix), "message": {"text": related.message}}
             for i, related in enumerate(finding.related, start=1)]
     return out
 
 
-def physical_location(span) -> dict:
+def physical_location(span, prefix: str = "") -> dict:
     region = {"startLine": max(span.line, 1), "startColumn": max(span.column, 1)}  # SARIF counts from 1
     if span.end_line != span.line or span.end_column > span.column:
         region["endLine"] = max(span.end_line, region["startLine"])
         if span.end_column > 0:
             region["endColumn"] = span.end_column
     # without an end, the region is the rest of the line: better than an empty one
-    return {"artifactLocation": artifact(span.path), "region": region}
+    return {"artifactLocation": artifact(span.path, prefix), "region": region}
 
 
-def artifact(path: str) -> dict:
-    return {"uri": quote(path, safe="/"), "uriBaseId": ROOT_ID}
+def artifact(path: str, prefix: str = "") -> dict:
+    return {"uri": quote(prefix + path, safe="/"), "uriBaseId": ROOT_ID}
 
 
 def line_hashes(findings, sources) -> list[str]:
@@ -131,9 +138,9 @@ def line_hashes(findings, sources) -> list[str]:
     return hashes
 
 
-def invocation(report) -> dict:
-    notes = [notification("warning", f"{s.path}: not audited ({s.reason})", s.path) for s in report.skipped]
-    notes += [notification("error", f"{path}: internal error while parsing: {error}", path)
+def invocation(report, prefix: str = "") -> dict:
+    notes = [notification("warning", f"{s.path}: not audited ({s.reason})", s.path, prefix) for s in report.skipped]
+    notes += [notification("error", f"{path}: internal error while parsing: {error}", path, prefix)
               for path, error in report.internal_errors]
     if report.truncated:
         notes.append(notification("warning", "stopped early: too many files; the audit is incomplete"))
@@ -144,8 +151,8 @@ def invocation(report) -> dict:
     return out
 
 
-def notification(level: str, text: str, path: str | None = None) -> dict:
+def notification(level: str, text: str, path: str | None = None, prefix: str = "") -> dict:
     note: dict = {"level": level, "message": {"text": text}}
     if path:
-        note["locations"] = [{"physicalLocation": {"artifactLocation": artifact(path)}}]
+        note["locations"] = [{"physicalLocation": {"artifactLocation": artifact(path, prefix)}}]
     return note

@@ -109,7 +109,14 @@ def summary(report) -> str:
     return text + (" The audit is incomplete." if incomplete else "")
 
 
+FORCED_COLOUR: bool | None = None  # `--color always|never`; None: decide as below
+
+
 def use_colour(stream) -> bool:
+    if FORCED_COLOUR is not None:
+        return FORCED_COLOUR
+    if os.environ.get("FORCE_COLOR"):
+        return True
     return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
@@ -120,6 +127,7 @@ def render(report, stream) -> None:
     from rich.console import Console
     from rich.text import Text
 
-    console = Console(file=stream, highlight=False, soft_wrap=True, emoji=False, markup=False)
+    console = Console(file=stream, highlight=False, soft_wrap=True, emoji=False, markup=False,
+                      force_terminal=True)  # colour was decided above (`--color always` into a pipe too)
     for text, style in lines(report):
         console.print(Text(text, style=style or ""))
