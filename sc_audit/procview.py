@@ -16,10 +16,10 @@ that differs between them depends on what we cannot know, and rules stay silent 
 from __future__ import annotations
 
 import posixpath
-import re
 from dataclasses import dataclass
 
 from . import commands as cmd
+from . import ere
 
 COMM_LENGTH = 15
 PLACEHOLDERS = ("/srv/unknown-a", "/opt/elsewhere-b")  # two guesses for an unknown directory
@@ -90,26 +90,16 @@ def process_views(exec_argv_by_guess: list[tuple[str, ...]], comm_by_guess: list
 
 # ---------------------------------------------------------------------------- pkill's matching
 
-POSIX_CLASSES = {
-    "[:alpha:]": "a-zA-Z", "[:digit:]": "0-9", "[:alnum:]": "a-zA-Z0-9", "[:upper:]": "A-Z",
-    "[:lower:]": "a-z", "[:space:]": r"\s", "[:blank:]": r" \t", "[:punct:]": r"!-/:-@\[-`{-~",
-    "[:xdigit:]": "0-9A-Fa-f", "[:word:]": r"\w",
-}
+def compile_pattern(pattern: str, exact: bool = False, ignore_case: bool = False):
+    """A procps pattern (POSIX extended regex, unanchored; -x anchors it) compiled for a
+    linear-time engine (sc_audit/ere.py: a pattern from an audited file can never hang us).
 
-
-def compile_pattern(pattern: str, exact: bool = False, ignore_case: bool = False) -> re.Pattern | None:
-    """A procps pattern (POSIX extended regex, unanchored; -x anchors it) as a Python regex.
-
-    Returns None when the pattern is not a valid regex (pkill then fails with an error).
+    Returns None when the pattern is not a valid regex (pkill then fails with an error) or
+    uses a construct we do not translate faithfully: either way the match is unknown.
     """
-    text = pattern
-    for posix, python in POSIX_CLASSES.items():
-        text = text.replace(posix, python)
-    if exact:
-        text = f"^(?:{text})$"
     try:
-        return re.compile(text, re.IGNORECASE if ignore_case else 0)
-    except re.error:
+        return ere.compile_ere(pattern, exact, ignore_case)
+    except (ere.Untranslatable, ere.Invalid):
         return None
 
 

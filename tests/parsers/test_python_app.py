@@ -584,14 +584,3 @@ def test_corpus_exact_facts():
     facts = corpus_file("Iron512__VRS-Elo__server.py")
     assert [(a.name, a.span.line) for a in facts.apps] == [("task", 7)] and facts.runs == []
     assert {r.app for r in facts.routes} == {"task"} and len(facts.routes) == 3
-
-
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus absent")
-def test_corpus_parse_time():
-    files = corpus_files()
-    read_file(files[0])  # libcst import
-    start = time.perf_counter()
-    for path in files:
-        read_file(path)
-    per_file = (time.perf_counter() - start) / len(files)
-    assert per_file < 0.1  # measured: about 10 ms per file
