@@ -39,7 +39,9 @@ def run_checks(model: Deployment, config: Config, found: Discovery) -> list[Find
 def _finish(findings: Iterable[Finding], rule: Rule, config: Config) -> list[Finding]:
     """Name and severity from the catalog and the config; drop what per-file-ignores ignores."""
     severity = severity_of(rule, config)
-    return [dataclasses.replace(finding, name=rule.name, severity=severity)
+    overridden = any(rule.code.startswith(prefix) for prefix in config.severity)
+    return [dataclasses.replace(finding, name=rule.name,
+                                severity=finding.level if finding.level and not overridden else severity)
             for finding in findings if not config.ignored_in(rule.code, finding.span.path)]
 
 

@@ -123,6 +123,19 @@ class AppRun:
     debug: Located | None
     span: Span
     under_main_guard: bool = False  # inside `if __name__ == "__main__":`
+    server: str = ""  # the receiver as written: "app", "socketio", "uvicorn"
+    reload: Located | None = None  # `reload=` / `use_reloader=`
+    in_function: str | None = None  # the function it is called in (None: module level)
+    conditional: bool = False  # inside a branch or loop (other than the main guard)
+
+
+@dataclass(frozen=True, slots=True)
+class GuardedSetup:
+    """App set-up that only runs under `if __name__ == "__main__":` (`register_blueprint`,
+    `db.create_all()`, `ext.init_app(app)`): a WSGI server that imports the module never runs it."""
+
+    text: str  # the call as written, cut short
+    span: Span
 
 
 @dataclass(slots=True)
@@ -137,6 +150,7 @@ class PythonModuleFacts:
     blueprints: list[Blueprint] = field(default_factory=list)
     registrations: list[BlueprintRegistration] = field(default_factory=list)
     runs: list[AppRun] = field(default_factory=list)
+    guarded_setup: list[GuardedSetup] = field(default_factory=list)
     errors: list[ParseError] = field(default_factory=list)
     # module-level `name = callee(...)`: name -> callee as written ("create_app")
     assigned_calls: dict[str, str] = field(default_factory=dict)
@@ -377,6 +391,8 @@ class SystemdUnitFacts:
     environment_files: list[Located] = field(default_factory=list)  # EnvironmentFile= paths (`-` removed)
     user: Located | None = None
     service_type: str | None = None  # `Type=` (None: not given, systemd's default `simple`)
+    # every other `[Service]` directive, its last value (`Restart`, `KillSignal`, `TimeoutStopSec`, …)
+    directives: dict[str, Located] = field(default_factory=dict)
     errors: list[ParseError] = field(default_factory=list)
 
 

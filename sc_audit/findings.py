@@ -32,6 +32,9 @@ class Finding:
     related: tuple[Related, ...] = ()
     name: str = ""  # filled from the catalog: "wsgi-factory-missing"
     severity: str = "error"  # filled from the catalog (and config overrides)
+    # the check's own severity, for a rule with two (`debug=True` makes a dev server an error);
+    # a configured override still wins
+    level: str | None = None
 
     @property
     def headline(self) -> str:

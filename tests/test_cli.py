@@ -38,7 +38,7 @@ def test_json_format():
 
 def test_select_and_ignore():
     only = json.loads(run("check", str(SIGNALCRAFT / "plan"), "--format", "json", "--select", "SC1").stdout)
-    assert {f["rule"] for f in only["findings"]} == {"SC101"}
+    assert {f["rule"] for f in only["findings"]} == {"SC101", "SC104"}
     rest = json.loads(run("check", str(SIGNALCRAFT / "plan"), "--format", "json", "--ignore", "SC1,SC2").stdout)
     assert rest["findings"] and not any(f["rule"].startswith(("SC1", "SC2")) for f in rest["findings"])
 

@@ -9,7 +9,7 @@ from sc_audit.config import Config, ConfigError, load
 
 from conftest import SIGNALCRAFT, run_cli
 
-PLAN_RULES = {"SC002", "SC101", "SC201", "SC202", "SC401", "SC403", "SC501", "SC503", "SC602", "SC604"}
+PLAN_RULES = {"SC002", "SC101", "SC104", "SC201", "SC202", "SC401", "SC403", "SC501", "SC503", "SC602", "SC604"}
 
 
 run = run_cli
@@ -29,10 +29,10 @@ def test_the_plan_without_configuration():
 
 
 def test_select_ignore_extend_select(plan):
-    assert rules_of(configured(plan, 'select = ["SC1"]\n')) == {"SC101"}
-    assert rules_of(configured(plan, 'select = "sc1"\n')) == {"SC101"}
+    assert rules_of(configured(plan, 'select = ["SC1"]\n')) == {"SC101", "SC104"}
+    assert rules_of(configured(plan, 'select = "sc1"\n')) == {"SC101", "SC104"}
     assert rules_of(configured(plan, 'ignore = ["SC5", "SC201"]\n')) == PLAN_RULES - {"SC501", "SC503", "SC201"}
-    assert rules_of(configured(plan, 'select = ["SC1"]\nextend-select = ["SC401"]\n')) == {"SC101", "SC401"}
+    assert rules_of(configured(plan, 'select = ["SC1"]\nextend-select = ["SC401"]\n')) == {"SC101", "SC104", "SC401"}
 
 
 def test_per_file_ignores(plan):
@@ -116,7 +116,7 @@ def test_cli_bad_configuration_exits_2_with_path_and_line(plan):
 def test_cli_flags_override_the_file_and_fail_on_comes_from_it(plan, tmp_path):
     (plan / "sc-audit.toml").write_text('select = ["SC1"]\nfail-on = "error"\n')
     from_file = run("check", str(plan), "--format", "json")
-    assert {f["rule"] for f in json.loads(from_file.stdout)["findings"]} == {"SC101"}
+    assert {f["rule"] for f in json.loads(from_file.stdout)["findings"]} == {"SC101", "SC104"}
     assert from_file.returncode == 1  # SC101 is an error
     flags = run("check", str(plan), "--format", "json", "--select", "SC4")
     assert {f["rule"] for f in json.loads(flags.stdout)["findings"]} == {"SC401", "SC403"}

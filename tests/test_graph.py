@@ -91,7 +91,7 @@ def test_text_follows_nginx_to_the_wsgi_target(plan_report):
     # the background Flask app: its port, the app object, its routes
     start = lines.index("  127.0.0.1:5000")
     assert lines[start + 1:start + 5] == [
-        "    → python3 app.py (script) ⚠ SC202",
+        "    → python3 app.py (script) ⚠ SC104 SC202",
         "      → app.py: app (flask)",
         "        → /api/ai/analyze",
         "        → /api/ai/status",
@@ -109,7 +109,7 @@ def test_text_groups_deploy_steps_per_file(plan_report):
     restart = lines.index("    80: sudo systemctl restart signalcraft-python ⚠ SC602")
     assert lines[restart + 1] == "      restart → signalcraft-python.service (systemd) ⚠ SC401"
     # the same pattern in the script does stop the Flask app that script starts
-    assert "      kills → python3 app.py (script) ⚠ SC202" in lines[script:]
+    assert "      kills → python3 app.py (script) ⚠ SC104 SC202" in lines[script:]
     assert "      checks / → signalcraft-nodejs (pm2)" in lines[script:]
     assert "    67: pm2 restart signalcraft-python ⚠ SC201" in lines
 

@@ -25,8 +25,10 @@ PLAN_EXPECTED = {
     ("SC602", "fix-502-complete.sh", 21),
     # note: the Nginx config the deploy copies is not in the repository
     ("SC002", "fix-502-complete.sh", 44),
-    # the old fix script starts the Flask dev server with nohup, outside any manager
+    # the old fix script starts the Flask dev server with nohup, outside any manager ...
     ("SC202", "fix-502-complete.sh", 21),
+    # ... and it is Werkzeug's development server (`app.run()` under __main__) serving production
+    ("SC104", "fix-502-complete.sh", 21),
     # the old fix script polls Node 5 times, and when all fail it goes on as if Node were up
     ("SC604", "fix-502-complete.sh", 29),
     # beyond the review: AI analysis may take 120 s (Gunicorn timeout), Nginx waits 60 s by default
@@ -69,7 +71,9 @@ def test_fixed_is_clean():
     - the review adds `pkill -f "gunicorn"` inside the ssh-action script (SC503: it matches the
       session's own bash -c): the deploy uses `pm2 startOrReload` and no pkill;
     - the workflow's systemd unit for the same app is dropped (one manager, SC203);
-    - Nginx waits 180 s for /api/ai/ (SC403) and the Nginx site is committed (SC002).
+    - Nginx waits 180 s for /api/ai/ (SC403) and the Nginx site is committed (SC002);
+    - PM2 stops apps with SIGINT, Gunicorn's quick shutdown (SC208): the fix script restarts the
+      daemon with `PM2_KILL_SIGNAL=SIGTERM` (PM2 has no per-app signal).
     """
     report = audit(SIGNALCRAFT / "fixed")
     assert [(f.rule, f.span.path, f.span.line, f.message) for f in report.findings] == []

@@ -21,6 +21,9 @@ def check(code: str):
 
 def load_all() -> dict[str, Callable]:
     # registration happens on import
-    from . import capacity, containers, deploys, health, inputs, kills, managers, ports, rollout, suppressions, wsgi  # noqa: F401
+    from . import (  # noqa: F401
+        capacity, containers, deploys, health, inputs, kills, managers, operations, pm2_script, ports, rollout, servers,
+        stopping, suppressions, wsgi,
+    )
 
     return CHECKS

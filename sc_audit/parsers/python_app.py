@@ -17,6 +17,7 @@ from ..facts import (
     Blueprint,
     BlueprintRegistration,
     Function,
+    GuardedSetup,
     ImportedName,
     ParseError,
     PythonModuleFacts,
@@ -347,6 +348,10 @@ class _Reader:
     # ---- calls: routes, registrations, runs
 
     def _call(self, call, scope: _Scope) -> None:
+        if scope.main_guard and _is_setup_call(call):
+            text = self.parsed.text(call)
+            self.facts.guarded_setup.append(GuardedSetup(text if len(text) <= 60 else text[:57] + "...",
+                                                         self.parsed.span(call)))
         if kind(call.func) != "Attribute":
             return
         method = call.func.attr.value
@@ -436,7 +441,10 @@ class _Reader:
             for index, keyword in enumerate(("host", "port", "debug"))
         ]
         span = self.parsed.span(call)
-        self.facts.runs.append(AppRun(app, *values, span, under_main_guard=scope.main_guard))
+        reload = self._located(argument(call, -1, "reload", "use_reloader"), scope)
+        self.facts.runs.append(AppRun(app, *values, span, under_main_guard=scope.main_guard, server=owner,
+                                      reload=reload, in_function=scope.function,
+                                      conditional=scope.conditional))
 
     def _is_app(self, name: str) -> bool:
         return name in self.app_names or bool(APP_LIKE_NAME.search(name))
@@ -842,6 +850,17 @@ def _root_name(node) -> str | None:
         else:
             return None
     return None
+
+
+SETUP_METHODS = frozenset({"register_blueprint", "include_router", "init_app", "create_all"})
+SETUP_FUNCTION = re.compile(r"^(init|setup|create|initialize)_(db|database|tables?|schema|models)$")
+
+
+def _is_setup_call(call) -> bool:
+    """A call that sets the app up: registers routes, initialises an extension, creates tables."""
+    if kind(call.func) == "Attribute":
+        return call.func.attr.value in SETUP_METHODS
+    return kind(call.func) == "Name" and bool(SETUP_FUNCTION.match(call.func.value))
 
 
 def _is_main_guard(test, parsed: Parsed) -> bool:

@@ -155,6 +155,12 @@ def _read(src: SourceFile, facts: SystemdUnitFacts) -> None:
             facts.service_type = value
         elif key == "Environment":
             _environment(src.path, facts, logical, value, value_start)
+        elif section == "Service" and key not in ("ExecStart", "WorkingDirectory", "User", "EnvironmentFile", "Type"):
+            if value:
+                span = logical.span(src.path, value_start, value_start + len(value))
+                facts.directives[key] = Located(value, span)
+            else:
+                facts.directives.pop(key, None)  # `Key=` resets it
     if malformed:  # one finding, not one per line of a pasted nginx block
         first = malformed[0]
         more = f" (and {len(malformed) - 1} more lines)" if len(malformed) > 1 else ""

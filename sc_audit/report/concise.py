@@ -9,9 +9,7 @@ from .text import incomplete_lines, summary
 def render(report, stream) -> None:
     for finding in report.findings:
         span = finding.span
-        stream.write(f"{span.path}:{span.line}:{span.column} {finding.rule} {finding.headline}
-")
+        stream.write(f"{span.path}:{span.line}:{span.column} {finding.rule} {finding.headline}\n")
     for line in incomplete_lines(report):
-        stream.write(line + "
-")
+        stream.write(line + "\n")
     stream.write(summary(report) + "\n")
