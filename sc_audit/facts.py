@@ -88,6 +88,18 @@ class RouteUnknown:
 
 
 @dataclass(frozen=True, slots=True)
+class AppHandoff:
+    """The app (or a router) given to a function: `register_routes(app)`, `init_views(app=app)`.
+    The function may add routes to it under its parameter's name."""
+
+    app: str
+    callee: str  # as written: "register_routes", "views.init"
+    index: int  # positional index, -1 when given by keyword
+    keyword: str | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class AppSetting:
     """A constructor keyword that moves URLs: FastAPI `root_path`, `docs_url`, `redoc_url`,
     `openapi_url`; Flask `static_url_path`. Only when given."""
@@ -159,6 +171,7 @@ class PythonModuleFacts:
     star_imports: list[str] = field(default_factory=list)  # `from X import *` (module as written)
     route_unknowns: list[RouteUnknown] = field(default_factory=list)
     app_settings: list[AppSetting] = field(default_factory=list)
+    app_handoffs: list[AppHandoff] = field(default_factory=list)
     django_settings: str | Unknown | None = None  # os.environ.setdefault("DJANGO_SETTINGS_MODULE", …)
     root_urlconf: str | Unknown | None = None  # ROOT_URLCONF = "…" (module level)
     urlpatterns: list[UrlPattern] | None = None  # module-level `urlpatterns`, None when absent

@@ -478,3 +478,99 @@ def test_path_status_of_a_table(repo):
     table = route_table(report.model, module, "app")
     assert {r.rule for r in table.routes} >= {"/api/v1/health", "/docs", "/openapi.json"}
     assert [path_status(table, p) for p in ("/api/v1/health", "/api/v1/ready")] == ["routed", "unrouted"]
+
+
+def test_a_hostile_django_regex_cannot_hang_the_audit(repo):
+    app = dict(DJANGO)
+    app["api/urls.py"] = 'from django.urls import re_path\n\nurlpatterns = [re_path(r"^(a+)+$", views.slow)]\n'
+    assert sc601(repo, app, "proj.wsgi:application", "/api/" + "a" * 40 + "!")  # RE2: linear time
+    app["api/urls.py"] = 'from django.urls import re_path\n\nurlpatterns = [re_path(r"^(?=x)x$", views.other)]\n'
+    assert not sc601(repo, app, "proj.wsgi:application", "/api/y")  # RE2 refuses a lookahead: Unknown
+    assert sc601(repo, app, "proj.wsgi:application", "/health")
+
+
+def test_fastapi_template_shape_two_levels_of_routers(repo):
+    """The full-stack template: main includes api_router with settings' prefix … here a constant."""
+    app = files({
+        "backend/app/__init__.py": "",
+        "backend/app/main.py": """
+            from fastapi import FastAPI
+
+            from app.api.api_v1.api import api_router
+
+            app = FastAPI(openapi_url="/api/v1/openapi.json")
+            app.include_router(api_router, prefix="/api/v1")
+            """,
+        "backend/app/api/__init__.py": "",
+        "backend/app/api/api_v1/__init__.py": "",
+        "backend/app/api/api_v1/api.py": """
+            from fastapi import APIRouter
+
+            from app.api.api_v1.endpoints import items, utils
+
+            api_router = APIRouter()
+            api_router.include_router(items.router, prefix="/items", tags=["items"])
+            api_router.include_router(utils.router, prefix="/utils", tags=["utils"])
+            """,
+        "backend/app/api/api_v1/endpoints/__init__.py": "",
+        "backend/app/api/api_v1/endpoints/items.py": """
+            from fastapi import APIRouter
+
+            router = APIRouter()
+
+
+            @router.get("/{item_id}")
+            def read_item(item_id: int):
+                return {}
+            """,
+        "backend/app/api/api_v1/endpoints/utils.py": """
+            from fastapi import APIRouter
+
+            router = APIRouter()
+
+
+            @router.get("/health-check/")
+            async def health_check() -> bool:
+                return True
+            """,
+    })
+    unit_files = {"deploy/app.service": "[Service]\nWorkingDirectory=/srv/app/backend\nExecStart=/srv/app/venv/bin/"
+                                        "gunicorn -k uvicorn.workers.UvicornWorker -b 127.0.0.1:8000 app.main:app\n"}
+    for path, fires in (("/api/v1/utils/health-check/", False), ("/api/v1/items/3", False),
+                        ("/api/v1/health-check/", True), ("/api/v1/openapi.json", False), ("/openapi.json", True)):
+        report = repo({**unit_files, **check(path), **app})
+        assert bool([f for f in report.findings if f.rule == "SC601"]) == fires, path
+
+
+def test_routes_added_by_a_function_given_the_app(repo):
+    app = files({
+        "app.py": """
+            from flask import Flask
+            from flask_cors import CORS
+
+            from web.routes import register_routes
+            from web import views
+
+            app = Flask(__name__)
+            CORS(app)
+            register_routes(app)
+            views.init(server=app)
+            """,
+        "web/__init__.py": "",
+        "web/routes.py": """
+            def register_routes(flask_app):
+                @flask_app.route("/health")
+                def health():
+                    return "ok"
+            """,
+        "web/views.py": """
+            def init(server):
+                server.add_url_rule("/about", "about", lambda: "about")
+            """,
+    })
+    assert not sc601(repo, app, "app:app", "/health")
+    assert not sc601(repo, app, "app:app", "/about")
+    assert sc601(repo, app, "app:app", "/ready")
+    broken = dict(app)
+    broken["web/routes.py"] = "def register_routes(flask_app):\n    print 'py2'\n"
+    assert not sc601(repo, broken, "app:app", "/ready")  # a function that cannot be read: Unknown

@@ -49,7 +49,7 @@ def module_in_repo(model: Deployment, base: str, module: str) -> bool:
 @dataclass(frozen=True, slots=True)
 class KnownRoute:
     rule: str  # the full rule as the framework writes it: "/api/items/{id}", "/u/<int:id>", "api/^x$"
-    regex: re.Pattern  # over request paths (re.match)
+    regex: object  # compiled (re, or RE2 for Django regexes) over request paths: `.match(path)`
     span: Span
 
 
@@ -178,6 +178,60 @@ def _collect(model: Deployment, module: PythonModuleFacts, owner: str, prefix: s
             _registered(model, module, registration, prefix, flask_like, table, depth, seen)
     for importer, alias in _importers(model, module, owner):
         _collect(model, importer, alias, prefix, table, depth + 1, seen)
+    for handoff in module.app_handoffs:
+        if handoff.app == owner:
+            _handed(model, module, handoff, prefix, table, depth, seen)
+
+
+def _handed(model, module, handoff, prefix: str, table: RouteTable, depth: int, seen: set) -> None:
+    """`register_routes(app)`: the routes the repository's function adds to its parameter. A
+    function of the repository that cannot be read makes the prefix Unknown; a function from
+    outside the repository (`db.init_app(app)`, `CORS(app)`) is not followed (extensions known to
+    add routes are read by the parser)."""
+    head, _, rest = handoff.callee.partition(".")
+    if not rest and head in module.functions:
+        target, name = module, head
+    else:
+        imported = module.imports.get(head) or module.function_imports.get(head)
+        if imported is None or "." in rest:
+            return
+        if rest:  # views.register(app): `views` a module
+            dotted_module = imported.module if imported.name is None else \
+                imported.module + ("" if imported.module.endswith(".") else ".") + imported.name
+            target, name = _import_target(model, module, dotted_module), rest
+        else:
+            target, name = _import_target(model, module, imported.module), imported.name or head
+        if target is None:
+            if _in_repository(model, module, imported.module):
+                table.unknown_at(prefix, f"`{handoff.callee}` is given the app and cannot be read", handoff.span)
+            return
+    function = target.functions.get(name)
+    if function is None:
+        if target is not module:
+            table.unknown_at(prefix, f"`{handoff.callee}` is given the app and cannot be read", handoff.span)
+        return
+    params = [p for p in function.params if not p.startswith("*")]
+    if handoff.keyword is not None:
+        param = handoff.keyword if handoff.keyword in params else None
+    else:
+        param = params[handoff.index] if 0 <= handoff.index < len(params) else None
+    if param is None:
+        table.unknown_at(prefix, f"`{handoff.callee}` is given the app and cannot be read", handoff.span)
+        return
+    _collect(model, target, param, prefix, table, depth + 1, seen)
+
+
+def _in_repository(model: Deployment, module: PythonModuleFacts, target: str) -> bool:
+    """Whether an imported module is a file of the repository (read or not)."""
+    if target.startswith("."):
+        return module_in_repo(model, "", _absolute(module, target))
+    directory = posixpath.dirname(module.path)
+    while True:
+        if module_in_repo(model, directory, target):
+            return True
+        if not directory:
+            return False
+        directory = posixpath.dirname(directory)
 
 
 def _registered(model, module, registration, prefix: str, flask_like: bool, table: RouteTable,
@@ -308,13 +362,26 @@ def _django_patterns(model: Deployment, module: PythonModuleFacts, patterns, reg
             else:
                 _django_patterns(model, included, included.urlpatterns, full, full_shown, table, depth + 1)
         else:
-            try:
-                compiled = re.compile("/" + full + (r"\Z" if pattern.kind == "path" else ""))
-            except (re.error, RecursionError, OverflowError, ValueError):
+            compiled = _django_regex("/" + full + ("$" if pattern.kind == "path" else ""))
+            if compiled is None:
                 table.unknown_at("/" + _literal_prefix(full), f"`{full_shown}` is not a regex sc-audit reads",
                                  pattern.span)
                 continue
             table.routes.append(KnownRoute(full_shown, compiled, pattern.span))
+
+
+def _django_regex(pattern: str):
+    """A URL regex of the audited repository, compiled with RE2 (linear time: a hostile
+    `(a+)+$` cannot hang the audit); None when RE2 refuses it (lookarounds, backreferences…)."""
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = 8 << 20
+    try:
+        return re2.compile(pattern, options)
+    except (re2.error, TypeError, ValueError):
+        return None
 
 
 def _django_piece(pattern: UrlPattern) -> tuple[str, str] | None:
@@ -368,7 +435,13 @@ def _import_target(model: Deployment, module: PythonModuleFacts, target: str) ->
     directory or any ancestor (the app's sys.path: the root, `src/`, the project directory)."""
     if target.startswith("."):
         return model.modules.get(_absolute(module, target))
-    directory = posixpath.dirname(module.path)
+    key = ("import_target", posixpath.dirname(module.path), target)
+    if key not in model.memo:
+        model.memo[key] = _absolute_import(model, posixpath.dirname(module.path), target)
+    return model.memo[key]
+
+
+def _absolute_import(model: Deployment, directory: str, target: str) -> PythonModuleFacts | None:
     while True:
         found = find_module(model, directory, target)
         if found is not None:
@@ -439,6 +512,11 @@ def modules_to_follow(facts: list[PythonModuleFacts], all_paths: set[str]) -> li
         if module.apps or module.blueprints:  # `from . import views` beside a blueprint or app
             names += [(i.module, i.name) for i in module.imports.values() if i.module.startswith(".")]
         names += [(star, None) for star in module.star_imports]
+        for handoff in module.app_handoffs:
+            head = handoff.callee.split(".", 1)[0]
+            imported = module.imports.get(head) or module.function_imports.get(head)
+            if imported is not None:
+                names.append((imported.module, imported.name))
         for value in (module.django_settings, module.root_urlconf):
             if isinstance(value, str):
                 names.append((value, None))

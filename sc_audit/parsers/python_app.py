@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from ..facts import (
+    AppHandoff,
     AppObject,
     AppRun,
     AppSetting,
@@ -580,6 +581,7 @@ class _Reader:
             if method == "add_resource" and owner in self.restful_apis:
                 self._restful_resource(call, owner, scope)
                 return
+        self._handoff(call)
         root = _root_name(call.func)
         ctor = qualified if dotted(call.func) is not None else self._qualified_text(root or "")
         if assigned is not None and (ctor in SOCKETIO_CONSTRUCTORS or ctor in RESTFUL_CONSTRUCTORS or
@@ -593,6 +595,19 @@ class _Reader:
                 self.facts.blueprints.append(Blueprint(assigned, value or None, self.parsed.span(call)))
         if ctor.split(".")[0] in ROUTE_ADDING_PACKAGES or ctor in SOCKETIO_CONSTRUCTORS or ctor in RESTFUL_CONSTRUCTORS:
             self._extension(ctor, assigned, call, call, scope)
+
+    def _handoff(self, call) -> None:
+        """The app given to a plain function (`register_routes(app)`): the routes model follows it
+        into the function's module when the function is the repository's own."""
+        callee = dotted(call.func)
+        if callee is None:
+            return
+        positional, keywords = call_args(call)
+        given = [(i, None, node) for i, node in enumerate(positional)] + \
+            [(-1, key, node) for key, node in keywords.items()]
+        for index, keyword, node in given:
+            if kind(node) == "Name" and (node.value in self.app_names or node.value in self.router_names):
+                self.facts.app_handoffs.append(AppHandoff(node.value, callee, index, keyword, self.parsed.span(call)))
 
     def _app_argument(self, call) -> str | None:
         """The app (or blueprint) variable a call is given: `Ext(app)`, `ext.init_app(app=app)`."""
