@@ -169,3 +169,13 @@ def test_a_kill_of_only_the_uv_parent_or_only_the_child_is_not_certain(repo):
                            ("pkill -f 'gunicorn.*app:app'", set())):
         report = repo({**files, "deploy.sh": f"#!/bin/bash\n{line}\n"})
         assert codes(report) & {"SC501"} == expected, line
+
+
+def test_a_kill_aimed_at_the_asgi_module_is_judged_against_uvicorn(repo):
+    files = {**unit("/usr/local/bin/uv run uvicorn main:app --uds /run/app/app.sock"),
+             "main.py": "from fastapi import FastAPI\napp = FastAPI()\n"}
+    report = repo({**files, "deploy.sh": "#!/bin/bash\npkill -f 'python main.py'\n"})
+    sc501 = [f for f in report.findings if f.rule == "SC501"]
+    assert len(sc501) == 1 and "under its parent `/usr/local/bin/uv run …`" in sc501[0].message
+    report = repo({**files, "deploy.sh": "#!/bin/bash\npkill -f 'uvicorn main:app'\n"})
+    assert "SC501" not in codes(report)
