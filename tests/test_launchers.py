@@ -74,7 +74,9 @@ def test_runners_are_taken_off_the_front(line, runner, program):
 
 def test_flags_other_rules_need():
     assert launch("uvicorn main:app --reload --workers 4").reload
-    assert launch("uvicorn main:app --workers 4").server.workers == "4"
+    assert launch("uvicorn main:app --workers 4").workers == "4"
+    assert launch("gunicorn -w 3 app:app").workers == "3" and launch("gunicorn app:app").workers is None
+    assert launch("hypercorn -w 2 app:app").workers == "2" and launch("gunicorn --reload app:app").reload
     assert launch("python manage.py runserver").dev_server and launch("python manage.py runserver").reload
     assert not launch("python manage.py runserver --noreload").reload
     assert launch("flask run --debug").dev_server and launch("flask run --debug").reload
