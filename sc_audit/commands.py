@@ -55,6 +55,15 @@ class Launch:
         return self.server is not None and self.server.dev_server
 
     @property
+    def workers(self) -> str | None:
+        """The worker count as written on the command line (`-w 4`, `--workers 4`); None when not given
+        there (Gunicorn's config file may still set it: see Process.settings)."""
+        if self.gunicorn is not None:
+            value = self.gunicorn.settings.get("workers")
+            return value if isinstance(value, str) else None
+        return self.server.workers if self.server is not None else None
+
+    @property
     def reload(self) -> bool:
         if self.gunicorn is not None:
             return self.gunicorn.settings.get("reload") is True

@@ -46,6 +46,12 @@ def launch(line: str) -> cmd.Launch:
     ("python manage.py runserver 0:8000", "django-dev", None, ("0.0.0.0:8000",)),
     ("python manage.py runserver 9000", "django-dev", None, ("127.0.0.1:9000",)),
     ("django-admin runserver [::]:8080", "django-dev", None, ("[::]:8080",)),
+    ("python -m django runserver 8001", "django-dev", None, ("127.0.0.1:8001",)),
+    ("python3 -m flask --app web run", "flask-dev", "web", ("127.0.0.1:5000",)),
+    ("python -m hypercorn --bind 127.0.0.1:8002 app:app", "hypercorn", "app:app", ("127.0.0.1:8002",)),
+    ("python -m waitress --port=8003 app:app", "waitress", "app:app", ("0.0.0.0:8003",)),
+    ("venv/bin/python -m daphne -p 8004 proj.asgi:application", "daphne", "proj.asgi:application",
+     ("127.0.0.1:8004",)),
 ])
 def test_each_server_is_read_as_its_own_command_line_reads(line, kind, target, binds):
     found = launch(line)
@@ -68,7 +74,9 @@ def test_runners_are_taken_off_the_front(line, runner, program):
 
 def test_flags_other_rules_need():
     assert launch("uvicorn main:app --reload --workers 4").reload
-    assert launch("uvicorn main:app --workers 4").server.workers == "4"
+    assert launch("uvicorn main:app --workers 4").workers == "4"
+    assert launch("gunicorn -w 3 app:app").workers == "3" and launch("gunicorn app:app").workers is None
+    assert launch("hypercorn -w 2 app:app").workers == "2" and launch("gunicorn --reload app:app").reload
     assert launch("python manage.py runserver").dev_server and launch("python manage.py runserver").reload
     assert not launch("python manage.py runserver --noreload").reload
     assert launch("flask run --debug").dev_server and launch("flask run --debug").reload
@@ -155,3 +163,21 @@ def test_poetry_run_execs_in_place(repo):
     report = repo({**unit("/usr/bin/poetry run gunicorn -b 127.0.0.1:8000 app:app"), "app.py": APP})
     process = report.model.processes[0]
     assert not any("poetry" in v.cmdline for v in process.views)
+
+
+def test_a_kill_of_only_the_uv_parent_or_only_the_child_is_not_certain(repo):
+    files = {**unit("/usr/local/bin/uv run gunicorn -b 127.0.0.1:8000 app:app"), "app.py": APP}
+    for line, expected in (("pkill -f 'uv run'", set()), ("pkill -f 'python app.py'", {"SC501"}),
+                           ("pkill -f 'gunicorn.*app:app'", set())):
+        report = repo({**files, "deploy.sh": f"#!/bin/bash\n{line}\n"})
+        assert codes(report) & {"SC501"} == expected, line
+
+
+def test_a_kill_aimed_at_the_asgi_module_is_judged_against_uvicorn(repo):
+    files = {**unit("/usr/local/bin/uv run uvicorn main:app --uds /run/app/app.sock"),
+             "main.py": "from fastapi import FastAPI\napp = FastAPI()\n"}
+    report = repo({**files, "deploy.sh": "#!/bin/bash\npkill -f 'python main.py'\n"})
+    sc501 = [f for f in report.findings if f.rule == "SC501"]
+    assert len(sc501) == 1 and "under its parent `/usr/local/bin/uv run …`" in sc501[0].message
+    report = repo({**files, "deploy.sh": "#!/bin/bash\npkill -f 'uvicorn main:app'\n"})
+    assert "SC501" not in codes(report)

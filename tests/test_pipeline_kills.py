@@ -172,3 +172,10 @@ def test_a_payload_sent_many_times_is_read_once():
 def test_a_long_pipeline_is_not_walked_back_stage_by_stage(repo):
     line = "ps aux | " + " | ".join(["grep gunicorn"] * 40) + " | xargs kill"
     assert kill_codes(repo(deploy(line))) == []  # longer than any kill we read: unread, silent
+
+
+def test_read_heredoc_payload_and_a_herestring_to_ssh(repo):
+    script = ("#!/bin/bash\nread -r -d '' REMOTE <<'EOF'\ncd /srv/app\npkill -f 'python app.py'\nEOF\n"
+              "ssh host bash -s <<< \"$REMOTE\"\n")
+    found = kill_codes(repo({**UNIT, "deploy.sh": script}))
+    assert ("SC501", "deploy.sh", 4) in found

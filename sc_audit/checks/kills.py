@@ -91,7 +91,7 @@ def pattern_words(pattern: str) -> set[str]:
 
 
 def identities(process) -> set[str]:
-    """Words that name a process: its program, script, WSGI module and target, its manager's name for it."""
+    """Words that name a process: its program, script, WSGI/ASGI module and target, its manager's name for it."""
     names = {process.name.lower(), process.name.lower().removesuffix(".service")}
     if process.supervisor is not None:
         names.update({process.supervisor.name.lower(), process.supervisor.group.lower()})
@@ -101,6 +101,11 @@ def identities(process) -> set[str]:
         if launch.script:
             names.add(posixpath.basename(launch.script).lower())
         names.update(posixpath.basename(a).lower() for a in process.argv[:2])
+        names.update(posixpath.basename(a).lower() for a in launch.argv[:2])  # after a runner (`uv run`)
+        target = launch.server.target if launch.server is not None else None
+        if target:  # uvicorn/hypercorn/waitress/daphne `module:app`, flask --app
+            module = target.split(":", 1)[0]
+            names.update({target.lower(), module.rsplit(".", 1)[-1].lower() + ".py"})
     if process.wsgi is not None:
         module = process.wsgi.text.split(":", 1)[0]
         names.update({process.wsgi.text.lower(), module.rsplit(".", 1)[-1].lower() + ".py"})
@@ -153,13 +158,18 @@ def _worlds(process) -> list[str]:
 
 
 def _shown(process) -> str:
-    plain = next((v for v in process.views if v.world == "plain" and v.role == "main"), None)
-    titled = next((v for v in process.views if v.world == "setproctitle" and v.role == "main"), None)
-    names = {v.comm for v in process.views if v.world == "plain" and v.role == "main"}
+    runner = process.launch.runner if process.launch is not None else None
+    parent = " ".join(runner.argv) if runner is not None and not runner.execs else None
+    own = [v for v in process.views if parent is None or not v.cmdline.startswith(parent + " ")]
+    plain = next((v for v in own if v.world == "plain" and v.role == "main"), None)
+    titled = next((v for v in own if v.world == "setproctitle" and v.role == "main"), None)
+    names = {v.comm for v in own if v.world == "plain" and v.role == "main"}
     name = f"name `{plain.comm}`" if plain and len(names) == 1 else "its name depends on the directory"
     text = f"`{plain.cmdline}` ({name})" if plain else "?"
     if titled:
         text += f", or `{titled.cmdline}` when setproctitle is installed"
+    if parent is not None:
+        text += f", under its parent `{parent} …`"
     for placeholder in PLACEHOLDERS:
         text = text.replace(placeholder, "<dir>")
     return text

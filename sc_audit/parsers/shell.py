@@ -695,6 +695,11 @@ class _Snippet:
         self.out.commands[index] = command
         if node.type == "command":
             self.nested_shells(words, stdin, command, level)
+            if words[0].value == "read" and stdin is not None and stdin.type == "heredoc_body" and not in_sub:
+                # `read -r -d '' REMOTE <<'EOF' … EOF`: the heredoc is REMOTE's text
+                names = [w.value for w in words[1:] if not w.value.startswith("-") and w.value != ""]
+                if names and ASSIGNMENT.match(names[-1] + "="):
+                    self.payloads[names[-1]] = (self.node_text(stdin), stdin, False)
         return [index]
 
     def redirect(self, node, words, subs, level):
@@ -829,8 +834,13 @@ class _Snippet:
     def nested_stdin(self, node, context, level) -> None:
         if node.type == "heredoc_body":
             self.nested(self.node_text(node), node, context, level, quoted=False)
-        else:  # a herestring word
-            self.nested(self.value(node, [], level)[0], node, context, level)
+        else:  # a herestring word: `<<< "$REMOTE"` sends a remembered payload
+            payload = self.payload_used(_Word(self.node_text(node), True, node))
+            if payload is not None:
+                text, where, quoted = payload
+                self.nested(text, where, context, level, quoted)
+            else:
+                self.nested(self.value(node, [], level)[0], node, context, level)
 
     def nested(self, text: str, node, context: ShellContext, level: int, quoted: bool | None = None) -> None:
         """Parse `text`, written at `node`, as the commands of another shell."""

@@ -13,6 +13,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -38,6 +39,11 @@ def sleeper():
     popen = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", marker],
                              stdin=subprocess.DEVNULL, start_new_session=True)
     seen = live.see(popen.pid)
+    for _ in range(200):  # right after fork the child still shows its parent's command line: wait for exec
+        if seen is not None and marker in seen.cmdline:
+            break
+        time.sleep(0.02)
+        seen = live.see(popen.pid)
     try:
         yield popen, seen, marker
     finally:
@@ -115,8 +121,6 @@ def test_fuser_selects_the_process_bound_to_the_port(tmp_path):
             if live.listening(popen.pid):
                 break
             popen.poll()
-            import time
-
             time.sleep(0.1)
         done = subprocess.run(["fuser", "-n", "tcp", str(port)], capture_output=True, text=True, timeout=30)
         assert {int(x) for x in done.stdout.split()} == {popen.pid}
