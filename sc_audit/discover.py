@@ -27,6 +27,10 @@ APP_MODULE_NAMES = frozenset({"app.py", "wsgi.py", "asgi.py", "main.py", "run.py
                               "application.py", "__init__.py"})
 APP_MARKERS = ("Flask(", "FastAPI(", "Starlette(", "Quart(", "get_wsgi_application(",
                "get_asgi_application(", "create_app", "make_app")
+# Modules that say how the app meets its proxy (Socket.IO, WebSockets, uploads, ProxyFix, a body
+# limit): read too, so that the contract rules can follow the app's imports to them.
+CONTRACT_MARKERS = ("socketio", "websocket", "request.files", "request.FILES", "UploadFile", "FileField",
+                    "ImageField", "MAX_CONTENT_LENGTH", "ProxyFix", "SECURE_PROXY_SSL_HEADER")
 SHELL_SHEBANGS = ("sh", "bash", "dash", "zsh", "ksh")
 
 
@@ -205,8 +209,9 @@ def kind_by_content(rel: str, text: str) -> str | None:
     lower = path.name.lower()
     if lower.endswith(".py"):
         if lower in APP_MODULE_NAMES or any(marker in text for marker in APP_MARKERS):
-            return kinds.PYTHON_APP if _creates_app(text) else None
-        return None
+            if _creates_app(text):
+                return kinds.PYTHON_APP
+        return kinds.PYTHON_APP if any(marker in text for marker in CONTRACT_MARKERS) else None
     if lower.endswith((".json", ".yml", ".yaml", ".js", ".cjs")):
         from .parsers import pm2
 
