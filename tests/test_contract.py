@@ -157,3 +157,10 @@ def test_worker_count_reads_formula_and_environment(tmp_path):
     })
     counts = {p.name: worker_count(p) for p in audit(tmp_path).model.processes}
     assert counts == {"a.service": 1, "b.service": 4, "c.service": None}
+
+
+def test_a_socketio_client_is_not_a_socketio_server():
+    assert module("import socketio\nsio = socketio.Client()\n").features.socketio is None
+    assert module("import socketio\nsio = socketio.AsyncServer()\n").features.socketio is not None
+    assert module("from socketio import WSGIApp\n").features.socketio is not None
+    assert module("from flask_socketio import emit\n").features.socketio is not None

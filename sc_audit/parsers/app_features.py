@@ -16,6 +16,7 @@ from ..span import Located, Unknown
 from .pyexpr import Parsed, dotted, import_bindings, kind, qualified_import
 
 SOCKETIO_MODULES = ("flask_socketio", "socketio")
+SOCKETIO_SERVERS = frozenset(f"socketio.{name}" for name in ("Server", "AsyncServer", "WSGIApp", "ASGIApp"))
 WEBSOCKET_IMPORTS = ("channels", "flask_sock", "fastapi.WebSocket", "starlette.websockets",
                      "starlette.routing.WebSocketRoute", "quart.websocket", "litestar.websocket")
 WEBSOCKET_METHODS = frozenset({"websocket", "websocket_route", "add_websocket_route", "add_api_websocket_route"})
@@ -41,7 +42,7 @@ MAX_IMPORTS = 500
 # of these (walking every node of every module costs as much as parsing it).
 DEEP_MARKERS = re.compile(r"request\.files|\.FILES|FileField|ImageField|UploadFile|File\(|ProxyFix|"
                           r"ProxyHeadersMiddleware|SECURE_PROXY_SSL_HEADER|MAX_CONTENT_LENGTH|max_content_length|"
-                          r"SocketIO|websocket|WebSocket")
+                          r"SocketIO|socketio\.|websocket|WebSocket")
 
 
 def read(parsed: Parsed) -> AppFeatures:
@@ -121,7 +122,7 @@ def _import(node, parsed: Parsed, features: AppFeatures, imported: list, aliases
         if name is not None:
             imported.append(qualified)  # `from pkg import views`: views may be a module
         span = parsed.span(alias_node)
-        if _under(qualified, SOCKETIO_MODULES) and features.socketio is None:
+        if _socketio_server(qualified) and features.socketio is None:
             features.socketio = span
         if _under(qualified, WEBSOCKET_IMPORTS) and features.websocket is None:
             features.websocket = span
@@ -129,6 +130,12 @@ def _import(node, parsed: Parsed, features: AppFeatures, imported: list, aliases
             features.upload = span
         if qualified.rsplit(".", 1)[-1] in PROXY_FIX_NAMES and features.proxy_fix is None:
             features.proxy_fix = span
+
+
+def _socketio_server(qualified: str) -> bool:
+    """Flask-SocketIO, or a python-socketio server (`socketio.Server`, `AsyncServer`, `WSGIApp`,
+    `ASGIApp`); `import socketio` alone may be its client (`socketio.Client()`), which serves nothing."""
+    return _under(qualified, ("flask_socketio",)) or qualified in SOCKETIO_SERVERS
 
 
 def _under(qualified: str, prefixes: tuple[str, ...]) -> bool:
@@ -170,6 +177,11 @@ def _call(node, parsed: Parsed, features: AppFeatures, aliases: dict) -> None:
     last = func.attr.value if kind(func) == "Attribute" else (func.value if kind(func) == "Name" else "")
     if last in WEBSOCKET_METHODS and kind(func) == "Attribute" and features.websocket is None:
         features.websocket = parsed.span(node)
+    callee = dotted(func) or ""
+    root, _, rest = callee.partition(".")
+    qualified = f"{aliases.get(root, root)}.{rest}" if rest else aliases.get(root, root)
+    if _socketio_server(qualified) and features.socketio is None:
+        features.socketio = parsed.span(node)
     if last == "SocketIO" or aliases.get(last, "").startswith(SOCKETIO_MODULES):
         for arg in node.args:
             if arg.keyword is not None and arg.keyword.value == "path" and kind(arg.value) == "SimpleString":

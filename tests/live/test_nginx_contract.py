@@ -316,3 +316,18 @@ def test_two_servers_with_one_name_the_first_wins(world):
     assert checked.returncode == 0 and "conflicting server name" in checked.stderr
     for _ in range(3):
         assert "name=first" in _get(front, headers={"Host": "example.com"})[1]
+
+
+def test_localhost_is_both_addresses_and_nginx_tries_both(world):
+    """SC306: where the resolver gives `localhost` both 127.0.0.1 and ::1 (Debian's /etc/hosts),
+    Nginx uses both, and a server on 127.0.0.1 alone costs a refused connect per round."""
+    addresses = {info[4][0] for info in socket.getaddrinfo("localhost", 80, proto=socket.IPPROTO_TCP)}
+    if "::1" not in addresses or "127.0.0.1" not in addresses:
+        pytest.skip(f"`localhost` resolves to {sorted(addresses)} here, not to both 127.0.0.1 and ::1")
+    app_port, front = live.free_port(), live.free_port()
+    world.gunicorn(["-b", f"127.0.0.1:{app_port}"], lambda: live.answers(app_port))
+    nginx = world.nginx(_server(front, f"http://localhost:{app_port}"), front)
+    statuses = [_get(front)[0] for _ in range(4)]
+    assert statuses == [200] * 4  # retried on the other address
+    errors = (nginx.prefix / "logs" / "error.log").read_text(errors="replace")
+    assert f"[::1]:{app_port}" in errors and "Connection refused" in errors
