@@ -31,6 +31,10 @@ APP_MARKERS = ("Flask(", "FastAPI(", "Starlette(", "Quart(", "get_wsgi_applicati
 # A module that only adds routes (a router, or views on an app imported from elsewhere): the
 # routes model needs it (SC601). Routers named by a registration are read anyway (api.py).
 ROUTE_MARKERS = (".route(", "APIRouter(", "Blueprint(", '.get("/', ".get('/", '.post("/', ".post('/")
+# Modules that say how the app meets its proxy (Socket.IO, WebSockets, uploads, ProxyFix, a body
+# limit): read too, so that the contract rules can follow the app's imports to them.
+CONTRACT_MARKERS = ("socketio", "websocket", "request.files", "request.FILES", "UploadFile", "FileField",
+                    "ImageField", "MAX_CONTENT_LENGTH", "ProxyFix", "SECURE_PROXY_SSL_HEADER")
 SHELL_SHEBANGS = ("sh", "bash", "dash", "zsh", "ksh")
 
 
@@ -270,8 +274,9 @@ def kind_by_content(rel: str, text: str) -> str | None:
     lower = path.name.lower()
     if lower.endswith(".py"):
         if lower in APP_MODULE_NAMES or any(marker in text for marker in APP_MARKERS + ROUTE_MARKERS):
-            return kinds.PYTHON_APP if _creates_app(text) else None
-        return None
+            if _creates_app(text):
+                return kinds.PYTHON_APP
+        return kinds.PYTHON_APP if any(marker in text for marker in CONTRACT_MARKERS) else None
     if lower.endswith((".yml", ".yaml")) and looks_like_compose(text):
         return kinds.COMPOSE
     if lower.endswith((".json", ".yml", ".yaml", ".js", ".cjs")):

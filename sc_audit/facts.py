@@ -151,6 +151,25 @@ class GuardedSetup:
 
 
 @dataclass(slots=True)
+class AppFeatures:
+    """What a module's code says about how its app meets the proxy in front of it (see
+    parsers/app_features.py): each a Span where the code says so, None when it does not."""
+
+    socketio: Span | None = None  # Flask-SocketIO / python-socketio is used
+    socketio_path: str | None = None  # SocketIO(path=...) as written ("socket.io" by default)
+    websocket: Span | None = None  # a WebSocket endpoint (FastAPI/Starlette/Quart, Channels, flask-sock)
+    # `@OWNER.websocket("/path")` and kin with a literal path: (owner variable, path, span)
+    websocket_routes: tuple[tuple[str, str, Span], ...] = ()
+    upload: Span | None = None  # the code reads uploaded files (request.files, UploadFile, FileField)
+    proxy_fix: Span | None = None  # ProxyFix / SECURE_PROXY_SSL_HEADER / ProxyHeadersMiddleware
+    max_content_length: Located | None = None  # MAX_CONTENT_LENGTH in bytes (int) or Unknown
+    imported: tuple[str, ...] = ()  # every module this one imports (relative ones with their dots)
+    # module-level `NAME = …` in order: (name, "wsgi" | "asgi" | None when the value is no known
+    # app constructor or wrapper, span); the last one of a name is what a server target gets
+    bindings: tuple[tuple[str, str | None, Span], ...] = ()
+
+
+@dataclass(slots=True)
 class PythonModuleFacts:
     path: str
     module: str  # dotted module name relative to the root: "app", "pkg.wsgi"
@@ -164,6 +183,7 @@ class PythonModuleFacts:
     runs: list[AppRun] = field(default_factory=list)
     guarded_setup: list[GuardedSetup] = field(default_factory=list)
     errors: list[ParseError] = field(default_factory=list)
+    features: AppFeatures = field(default_factory=AppFeatures)
     # module-level `name = callee(...)`: name -> callee as written ("create_app")
     assigned_calls: dict[str, str] = field(default_factory=dict)
     # ---- routes (model/routes.py joins them across modules)
@@ -260,6 +280,11 @@ class NginxLocation:
     # proxy_read_timeout etc. in seconds, as Located(int seconds)
     timeouts: dict[str, Located] = field(default_factory=dict)
     client_max_body_size: Located | None = None  # value in bytes (int)
+    # proxy_set_header / proxy_http_version as they apply here (enclosing locations merged the
+    # way nginx merges arrays: the innermost level that sets a directive replaces the others),
+    # values: tuples of the arguments; `unread_include`: an `include` here was not read.
+    proxy_settings: dict[str, tuple[Located, ...]] = field(default_factory=dict)
+    unread_include: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +295,9 @@ class NginxServer:
     locations: tuple[NginxLocation, ...] = ()
     timeouts: dict[str, Located] = field(default_factory=dict)  # server-level
     client_max_body_size: Located | None = None
+    proxy_settings: dict[str, tuple[Located, ...]] = field(default_factory=dict)  # server-level
+    unread_include: bool = False
+    tls: bool = False  # a `listen … ssl` (or `ssl on`): Nginx terminates TLS here
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +305,8 @@ class NginxUpstream:
     name: str
     span: Span
     servers: tuple[Located, ...] = ()  # "127.0.0.1:8001", "unix:/run/app.sock"
+    keepalive: Located | None = None  # `keepalive N;`: idle connections kept per worker (int)
+    keepalive_timeout: Located | None = None  # seconds; nginx's default 60 s when not set
 
 
 @dataclass(slots=True)
@@ -294,6 +324,8 @@ class NginxFacts:
     errors: list[ParseError] = field(default_factory=list)
     # `location` blocks outside any server: a snippet meant to be included in a server
     locations: list[NginxLocation] = field(default_factory=list)
+    proxy_settings: dict[str, tuple[Located, ...]] = field(default_factory=dict)  # http-level
+    unread_include: bool = False  # an http-level `include` was not read
 
 
 # --------------------------------------------------------------------------- Shell
@@ -441,6 +473,9 @@ class SupervisorFacts:
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # [group:G] programs=a,b
     includes: list[Located] = field(default_factory=list)  # [include] files= patterns
     errors: list[ParseError] = field(default_factory=list)
+    # RuntimeDirectory=, PrivateTmp=, Group=, ListenStream= (of a `.socket` unit), Requires=, Wants=,
+    # After=, BindsTo= (the last one of each key)
+    directives: dict[str, Located] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

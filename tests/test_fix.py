@@ -64,7 +64,10 @@ def test_fix_removes_what_it_proves_and_leaves_the_rest(plan_runs):
     result = plan_runs["fix"]
     after = {(f["rule"], f["path"], f["line"]) for f in json.loads(result.stdout)["findings"]}
     assert result.returncode == 1  # SC201, SC202, SC002 … remain: not provable
-    assert after == codes_at(audit(PLAN)) - PLAN_FIXED
+    # once the target resolves, the app behind `/api/ai/` is known: it reads uploads (`request.files`)
+    # behind Nginx's 1 MiB default, which `fixed` raises with `client_max_body_size 20m`
+    uncovered = {("SC405", "deploy/nginx-signalcraft.conf", 16)}
+    assert after == (codes_at(audit(PLAN)) - PLAN_FIXED) | uncovered
     # SC602 stays (the deploy still checks nothing) but no longer asks for the route it got
     messages = [f["message"] for f in json.loads(result.stdout)["findings"] if f["rule"] == "SC602"]
     assert len(messages) == 2 and not any(".route(" in m for m in messages)

@@ -22,8 +22,8 @@ def check(code: str):
 def load_all() -> dict[str, Callable]:
     # registration happens on import
     from . import (  # noqa: F401
-        capacity, containers, deploys, health, inputs, kills, managers, operations, pm2_script, ports, rollout, servers,
-        stopping, suppressions, wsgi,
+        capacity, containers, contract, deploys, health, inputs, kills, managers, nginx_sites, operations, pm2_script,
+        ports, rollout, servers, stopping, suppressions, wsgi,
     )
 
     return CHECKS

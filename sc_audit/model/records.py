@@ -71,6 +71,9 @@ class Process:
         return self.launch.program if self.launch else None
 
 
+DEFAULT_CLIENT_MAX_BODY_SIZE = 1024 * 1024  # nginx: client_max_body_size 1m (ngx_http_core_module)
+
+
 @dataclass(frozen=True, slots=True)
 class Proxy:
     """An Nginx location that passes requests to an upstream."""
@@ -83,6 +86,14 @@ class Proxy:
     span: Span  # the proxy_pass directive
     read_timeout: float  # seconds, effective (location > server > http > default 60)
     read_timeout_span: Span | None  # None when the default applies
+    # the contract with the app server (see proxies.py): None where a value is unknown
+    headers: dict[str, str] | None = None  # proxy_set_header, by lower-case name; None: unknown
+    http_version: str | None = "1.0"  # proxy_http_version (nginx's default 1.0); None: unknown
+    tls: bool = False  # the server terminates TLS
+    body_size: int | None = DEFAULT_CLIENT_MAX_BODY_SIZE  # client_max_body_size in bytes; None: unknown
+    body_size_span: Span | None = None  # None when nginx's default applies
+    location_span: Span | None = None
+    server_span: Span | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -301,7 +301,12 @@ class _TreeBuilder:
         facts = self.includes.facts
         facts.includes.append(Located(pattern, stmt.span))
         inlined: list[Stmt] = []
-        for included in self.includes.files(pattern, self.src.path, stmt.span):
+        files = self.includes.files(pattern, self.src.path, stmt.span)
+        if not files:
+            # kept when a reader was given and found nothing: what it sets is unknown (the
+            # extractor marks its level); `statements()` (no reader) leaves includes out
+            return [stmt] if self.includes.read is not None else []
+        for included in files:
             if included.path in self.chain:
                 cycle = " -> ".join((*self.chain, included.path))
                 self.includes.report(f"include cycle: {cycle}; nginx would recurse", stmt.span)
@@ -392,6 +397,9 @@ class _Extractor:
         timeouts, body = self._settings(block)
         self.facts.timeouts.update(timeouts)
         self.facts.client_max_body_size = self.facts.client_max_body_size or body
+        proxy, unread = _proxy_settings(block)
+        self.facts.proxy_settings = {**proxy, **self.facts.proxy_settings}
+        self.facts.unread_include = self.facts.unread_include or unread
         for stmt in block:
             if stmt.block is None:
                 continue
@@ -400,7 +408,7 @@ class _Extractor:
             elif stmt.name == "server":
                 self.facts.servers.append(self._server(stmt))
             elif stmt.name == "upstream" and stmt.args:
-                self.facts.upstreams.append(_upstream(stmt))
+                self.facts.upstreams.append(self._upstream(stmt))
         # a snippet that holds only `location` blocks (meant to be included in a server)
         for stmt in _within_ifs(block, "location"):
             self.facts.locations.extend(self._locations(stmt, {}, None))
@@ -413,20 +421,38 @@ class _Extractor:
         locations: list[NginxLocation] = []
         for location in _within_ifs(block, "location"):
             locations.extend(self._locations(location, {}, None))
-        return NginxServer(stmt.span, listen, names, tuple(locations), timeouts, body)
+        proxy, unread = _proxy_settings(block)
+        tls = any("ssl" in s.args[1:] for s in block if s.name == "listen") or \
+            any(s.args == ["on"] for s in block if s.name == "ssl")
+        return NginxServer(stmt.span, listen, names, tuple(locations), timeouts, body, proxy, unread, tls)
 
-    def _locations(self, stmt: Stmt, timeouts: dict, body: Located | None) -> list[NginxLocation]:
+    def _locations(self, stmt: Stmt, timeouts: dict, body: Located | None,
+                   proxy: dict | None = None, unread: bool = False) -> list[NginxLocation]:
         """This location and its nested ones (flattened; each keeps its own match)."""
         block = stmt.block or []
         own_timeouts, own_body = self._settings(block)
         timeouts = {**timeouts, **own_timeouts}
         body = own_body or body
+        own_proxy, own_unread = _proxy_settings(block)
+        proxy = {**(proxy or {}), **own_proxy}
+        unread = unread or own_unread
         proxy_pass = _proxy_pass(block)
         match = " ".join(stmt.args)
-        found = [NginxLocation(match, stmt.span, proxy_pass, timeouts, body)]
+        found = [NginxLocation(match, stmt.span, proxy_pass, timeouts, body, proxy, unread)]
         for nested in _within_ifs(block, "location"):
-            found.extend(self._locations(nested, timeouts, body))
+            found.extend(self._locations(nested, timeouts, body, proxy, unread))
         return found
+
+    def _upstream(self, stmt: Stmt) -> NginxUpstream:
+        block = stmt.block or []
+        servers = tuple(Located(s.args[0], s.span) for s in block if s.name == "server" and s.args)
+        keepalive = timeout = None
+        for s in block:
+            if s.name == "keepalive" and len(s.args) == 1 and keepalive is None:
+                keepalive = Located(int(s.args[0]) if s.args[0].isdigit() else Unknown(s.args[0], s.span), s.span)
+            elif s.name == "keepalive_timeout" and timeout is None:
+                timeout = self._value(s, parse_time)
+        return NginxUpstream(stmt.args[0], stmt.span, servers, keepalive, timeout)
 
     def _settings(self, block: list[Stmt]) -> tuple[dict[str, Located], Located | None]:
         """Timeouts and client_max_body_size set directly in this block."""
@@ -469,9 +495,30 @@ def _proxy_pass(block: list[Stmt]) -> Located | None:
     return Located(found[0].args[0], found[0].span)
 
 
-def _upstream(stmt: Stmt) -> NginxUpstream:
-    servers = tuple(Located(s.args[0], s.span) for s in stmt.block or [] if s.name == "server" and s.args)
-    return NginxUpstream(stmt.args[0], stmt.span, servers)
+PROXY_ARRAYS = frozenset({"proxy_set_header", "proxy_http_version"})
+# Debian's and Ubuntu's /etc/nginx/proxy_params (package nginx-common), which sites include as
+# `include proxy_params;`: known, so its headers are not unknown.
+DEBIAN_PROXY_PARAMS = (("Host", "$http_host"), ("X-Real-IP", "$remote_addr"),
+                       ("X-Forwarded-For", "$proxy_add_x_forwarded_for"), ("X-Forwarded-Proto", "$scheme"))
+
+
+def _proxy_settings(block: list[Stmt]) -> tuple[dict[str, tuple[Located, ...]], bool]:
+    """proxy_set_header / proxy_http_version set directly in this block (value: the argument
+    tuple), and whether an `include` here could not be read (then they are unknown)."""
+    found: dict[str, list[Located]] = {}
+    unread = False
+    for stmt in block:
+        if stmt.block is not None:
+            continue
+        if stmt.name in PROXY_ARRAYS:
+            found.setdefault(stmt.name, []).append(Located(tuple(stmt.args), stmt.span))
+        elif stmt.name == "include" and stmt.args:
+            if stmt.args[0] in ("proxy_params", "/etc/nginx/proxy_params"):
+                found.setdefault("proxy_set_header", []).extend(
+                    Located(pair, stmt.span) for pair in DEBIAN_PROXY_PARAMS)
+            else:
+                unread = True
+    return {name: tuple(values) for name, values in found.items()}, unread
 
 
 def _within_ifs(block: list[Stmt], name: str, blocks: bool = True) -> Iterator[Stmt]:

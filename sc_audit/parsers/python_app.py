@@ -28,7 +28,7 @@ from ..facts import (
 )
 from ..source import SourceFile
 from ..span import Located, Span, Unknown
-from . import pyexpr
+from . import app_features, pyexpr
 from .pyexpr import Evaluator, Parsed, Val, argument, call_args, dotted, kind
 
 # Last component of the constructor -> framework.
@@ -89,6 +89,7 @@ def parse(src: SourceFile) -> PythonModuleFacts:
         return facts
     try:
         _Reader(parsed, facts).read()
+        facts.features = app_features.read(parsed)
     except RecursionError:
         facts.errors.append(ParseError("expression nested too deeply to read", Span(src.path, 1)))
     except Exception as exc:  # a bug here must not stop the audit

@@ -121,6 +121,10 @@ def split_words(text: str) -> list[tuple[str, bool, int, int]]:
 # --------------------------------------------------------------------------- directives
 
 
+RECORDED_DIRECTIVES = frozenset({"RuntimeDirectory", "PrivateTmp", "Group", "ListenStream",
+                                 "Requires", "Wants", "After", "BindsTo"})
+
+
 def _read(src: SourceFile, facts: SystemdUnitFacts) -> None:
     section, malformed = None, []
     for logical in _logical_lines(src.text):
@@ -137,6 +141,8 @@ def _read(src: SourceFile, facts: SystemdUnitFacts) -> None:
         key = key.strip()
         value_start = len(text) - len(value.lstrip())
         value = value.strip()
+        if key in RECORDED_DIRECTIVES and section in (None, "Unit", "Service", "Socket") and value:
+            facts.directives[key] = Located(value, logical.span(src.path, value_start, value_start + len(value)))
         if section not in (None, "Service"):
             continue
         if key == "ExecStart":
