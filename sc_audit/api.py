@@ -85,7 +85,7 @@ def audit(path: str | Path, config: Config | None = None, cache: bool = False) -
     if cache:
         from .cache import open_cache
 
-        store = open_cache(found.root, target)
+        store = open_cache(found.root, target, sum(len(f.text) for f in found.files))
     facts_by_path: dict[str, object] = {}
     internal_errors: list[tuple[str, str]] = []
     budget = AuditBudget()

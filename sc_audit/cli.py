@@ -124,7 +124,16 @@ def check(
         fail(f"internal error: {type(error).__name__}: {error} (run with --debug for a traceback)")
     from .report import render
 
-    render(output_format.value, report)
+    try:  # a stdout that cannot encode a character (ascii, euc-kr, cp1252) degrades it, never crashes
+        sys.stdout.reconfigure(errors="replace")
+    except (AttributeError, ValueError):
+        pass
+    try:
+        render(output_format.value, report)
+    except Exception as error:
+        if debug:
+            raise
+        fail(f"internal error while writing the report: {type(error).__name__}: {error}")
     raise typer.Exit(1 if report.failed(report.config.fail_on) else 0)
 
 
