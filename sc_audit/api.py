@@ -100,7 +100,7 @@ def audit(path: str | Path, config: Config | None = None, cache: bool = False,
     if cache and found.files:  # nothing to parse, nothing to cache: no cache directory either
         from .cache import open_cache
 
-        store = open_cache(found.root)
+        store = open_cache(found.root, "tree", sum(len(f.text) for f in found.files))
     facts_by_path: dict[str, object] = {}
     internal_errors: list[tuple[str, str]] = []
     budget = AuditBudget()

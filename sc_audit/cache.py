@@ -13,8 +13,12 @@ holding only the entries of the last run (so it never grows stale). It lives in
 `.sc-audit-cache/` under the audited root (with a `.gitignore` of `*`), or in the user cache
 directory when the root is not writable; when neither is, there is no cache.
 
-A cache file is data from the audited tree, so it is read like untrusted input: a checksum
-over the whole file, and an unpickler that builds nothing but the plain fact classes (no
+A cache file is data from the audited tree, so it is read like untrusted input. It is sealed
+with a keyed hash (BLAKE2b with a 32-byte key made once per user, `key` in the user cache
+directory, mode 0600): a cache committed to the repository by someone else cannot carry a valid
+seal, whatever it holds (an unkeyed checksum anyone can recompute let crafted facts turn findings
+into "no issues found"). No key to be had: no cache. A file larger than the facts of the audited
+files could be is not read at all. Its unpickler builds nothing but the plain fact classes (no
 other callable, so no code runs). Anything wrong - truncated, corrupt, old, foreign - is a miss.
 """
 
@@ -50,6 +54,38 @@ def _digest(*parts: bytes) -> bytes:
         h.update(part)
         h.update(b"\0")
     return h.digest()
+
+
+def _seal(payload: bytes, key: bytes) -> bytes:
+    """The keyed hash that makes a cache file this user's own."""
+    h = blake2b(payload, digest_size=DIGEST_SIZE, key=key)
+    return h.digest()
+
+
+KEY_BYTES = 32
+
+
+def machine_key() -> bytes | None:
+    """This user's cache key (made on first use, mode 0600, never in an audited tree); None when
+    there is no user cache directory to keep it in."""
+    base = _user_cache_base()
+    if base is None:
+        return None
+    path = Path(base) / "sc-audit" / "key"
+    key = _read_regular_file(path, KEY_BYTES)
+    if key is not None and len(key) == KEY_BYTES:
+        return key
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(os.urandom(KEY_BYTES))
+    except FileExistsError:
+        pass  # another run made it at the same moment (or it is damaged): read what is there
+    except OSError:
+        return None
+    key = _read_regular_file(path, KEY_BYTES)
+    return key if key is not None and len(key) == KEY_BYTES else None
 
 
 def parser_fingerprint() -> bytes:
@@ -169,15 +205,17 @@ def _found_files(found: list[SourceFile]) -> tuple[tuple[str, bytes], ...]:
 class ParseCache:
     """Facts by file key. `get` before parsing, `put` after, `save` at the end of the run."""
 
-    def __init__(self, path: Path | None, fingerprint: bytes) -> None:
-        self.path = path
+    def __init__(self, path: Path | None, fingerprint: bytes, key: bytes | None = None,
+                 max_bytes: int = 0) -> None:
+        self.path = path if key is not None else None  # no key, no cache
         self.fingerprint = fingerprint
+        self.key = key
         self.entries: dict[bytes, tuple[tuple, bytes]] = {}  # key -> (include lookups, pickled facts)
         self.used: dict[bytes, tuple[tuple, bytes]] = {}
         self.changed = False
         self._types: dict[str, tuple[type, ...]] | None = None
-        if path is not None:
-            self.entries = _read_file(path, fingerprint)
+        if self.path is not None:
+            self.entries = _read_file(self.path, fingerprint, key, max_bytes or MAX_CACHE_BYTES)
 
     def get(self, src: SourceFile, read_include=None) -> object | None:
         """The cached facts of `src`, or None (a miss: parse it)."""
@@ -229,7 +267,7 @@ class ParseCache:
             return
         try:
             with os.fdopen(handle, "wb") as stream:
-                stream.write(MAGIC + _digest(payload) + payload)
+                stream.write(MAGIC + _seal(payload, self.key) + payload)
             os.replace(temporary, self.path)
         except OSError:
             try:
@@ -238,16 +276,21 @@ class ParseCache:
                 pass
 
 
-def _read_file(path: Path, fingerprint: bytes) -> dict:
-    """The entries of a cache file; {} when it is missing, unreadable, corrupt or of other parsers."""
-    data = _read_regular_file(path)
+def _read_file(path: Path, fingerprint: bytes, key: bytes | None, max_bytes: int = 0) -> dict:
+    """The entries of a cache file; {} when it is missing, unreadable, larger than `max_bytes`,
+    corrupt, not sealed with this user's key, or of other parsers."""
+    import hmac
+
+    if key is None:
+        return {}
+    data = _read_regular_file(path, max_bytes or MAX_CACHE_BYTES)
     if data is None:
         return {}
     head = len(MAGIC) + DIGEST_SIZE
     if not data.startswith(MAGIC) or len(data) < head:
         return {}
     payload = data[head:]
-    if _digest(payload) != data[len(MAGIC):head]:
+    if not hmac.compare_digest(_seal(payload, key), data[len(MAGIC):head]):
         return {}
     try:
         # the outer layer holds only tuples, bytes and a dict: nothing to build
@@ -265,9 +308,17 @@ def _read_file(path: Path, fingerprint: bytes) -> dict:
 
 
 MAX_CACHE_BYTES = 1 << 30
+# What the facts of the audited files can take, at most: a cache file past it is never read
+# (a 1 GiB file of zeros was read whole: 1-2 GB of memory).
+CACHE_BYTES_PER_TEXT = 32
+CACHE_BYTES_BASE = 16 << 20
 
 
-def _read_regular_file(path: Path) -> bytes | None:
+def cache_limit(text_chars: int) -> int:
+    return min(MAX_CACHE_BYTES, CACHE_BYTES_BASE + CACHE_BYTES_PER_TEXT * text_chars)
+
+
+def _read_regular_file(path: Path, max_bytes: int = MAX_CACHE_BYTES) -> bytes | None:
     """The bytes of a regular file, not through a symbolic link: a link planted in the tree to
     /dev/zero or a FIFO must not hang the run."""
     import stat
@@ -280,9 +331,9 @@ def _read_regular_file(path: Path) -> bytes | None:
     with os.fdopen(handle, "rb") as stream:
         try:
             info = os.fstat(stream.fileno())
-            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_CACHE_BYTES:
+            if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
                 return None
-            return stream.read()
+            return stream.read(max_bytes + 1)
         except OSError:
             return None
 
@@ -300,13 +351,16 @@ class _PlainUnpickler(pickle.Unpickler):
 # --------------------------------------------------------------------------- where it lives
 
 
-def open_cache(root: Path, target: str = "tree") -> ParseCache:
+def open_cache(root: Path, target: str = "tree", text_chars: int = 0) -> ParseCache:
     """The cache of an audit of `root`: of the whole tree (`target` "tree"), or of one file of it
-    (`target` "file:NAME"), each in a file of its own."""
+    (`target` "file:NAME"), each in a file of its own. `text_chars`: the audited files' size, which
+    bounds what their facts can take."""
     fingerprint = parser_fingerprint()
-    directory = _cache_dir(root)
+    key = machine_key()
+    directory = _cache_dir(root) if key is not None else None
     name = "tree.pickle" if target == "tree" else f"file-{_digest(target.encode()).hex()[:16]}.pickle"
-    return ParseCache(directory / name if directory is not None else None, fingerprint)
+    return ParseCache(directory / name if directory is not None else None, fingerprint, key,
+                      cache_limit(text_chars))
 
 
 def _cache_dir(root: Path) -> Path | None:
@@ -317,9 +371,14 @@ def _cache_dir(root: Path) -> Path | None:
     return None
 
 
-def _user_cache_dir(root: Path) -> Path | None:
+def _user_cache_base() -> str | None:
     base = os.environ.get("XDG_CACHE_HOME") or (os.path.join(os.path.expanduser("~"), ".cache")
                                                 if os.path.expanduser("~") != "~" else None)
+    return base or None
+
+
+def _user_cache_dir(root: Path) -> Path | None:
+    base = _user_cache_base()
     if not base:
         return None
     return Path(base) / "sc-audit" / _digest(str(root).encode("utf-8", "surrogatepass")).hex()[:24]

@@ -193,23 +193,33 @@ def check(
         if debug:
             raise
         fail(f"internal error: {type(error).__name__}: {error} (run with --debug for a traceback)")
-    _output(report, output_format.value, output_file, quiet, statistics, colour)
-    raise typer.Exit(1 if report.failed(report.config.fail_on) and not exit_zero else 0)
+    _output(report, output_format.value, output_file, quiet, statistics, colour, debug)
+    # an incomplete audit is never a pass, not even with --exit-zero: something was not read
+    raise typer.Exit(1 if report.incomplete or (report.failed(report.config.fail_on) and not exit_zero) else 0)
 
 
 def _output(report, output_format: str, output_file: Path | None, quiet: bool, statistics: bool,
-            colour: Colour) -> None:
+            colour: Colour, debug: bool = False) -> None:
     import io
 
     from .report import render, text
 
     text.FORCED_COLOUR = {Colour.always: True, Colour.never: False}.get(colour)
+    try:  # a stdout that cannot encode a character (ascii, euc-kr, cp1252) degrades it, never crashes
+        sys.stdout.reconfigure(errors="replace")
+    except (AttributeError, ValueError):
+        pass
     buffer = io.StringIO() if (quiet or statistics or output_file is not None) else None
     stream = buffer if buffer is not None else sys.stdout
-    if statistics:
-        _statistics(report, stream)
-    else:
-        render(output_format, report, stream)
+    try:
+        if statistics:
+            _statistics(report, stream)
+        else:
+            render(output_format, report, stream)
+    except Exception as error:
+        if debug:
+            raise
+        fail(f"internal error while writing the report: {type(error).__name__}: {error}")
     if buffer is None:
         return
     written = buffer.getvalue()

@@ -81,6 +81,8 @@ def _read(path: Path) -> dict:
         raise ConfigError(f"{path}:{line}: invalid TOML: {error}") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}:1: cannot read: {error}") from None
+    except RecursionError:  # tomllib recurses per nesting level
+        raise ConfigError(f"{path}:1: invalid TOML: nested too deeply") from None
 
 
 def load(root: Path) -> Config:

@@ -51,15 +51,18 @@ echo "exit-code=$status" >> "$output"
 
 if [ "$status" -lt 2 ]; then
   report=$("$sc_audit" check "$path" --format concise --fail-on "$fail_on")
+  # The findings quote audited files: as HTML-escaped text in <pre>, which no line of theirs can
+  # close (a ``` line closed the code fence this once was, and the rest rendered as Markdown).
+  escaped=$(sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' <<< "$report")
   {
-    echo "### sc-audit: $(tail -n 1 <<< "$report")"
+    echo "### sc-audit: $(tail -n 1 <<< "$escaped")"
     if [ "$(wc -l <<< "$report")" -gt 1 ]; then
       echo
       echo "<details><summary>Findings</summary>"
       echo
-      echo '```text'
-      head -n -1 <<< "$report"
-      echo '```'
+      echo "<pre>"
+      head -n -1 <<< "$escaped"
+      echo "</pre>"
       echo
       echo "</details>"
     fi

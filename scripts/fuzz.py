@@ -95,6 +95,34 @@ TARGETS = {t.name: t for t in (
     Target("procfile", kinds.PROCFILE, "Procfile", ("procfile",), (
         "web: gunicorn app:app --bind 0.0.0.0:$PORT --workers ${WEB_CONCURRENCY:-2}\nworker: celery -A app worker\n",
     )),
+    # Issue 13's shapes: the mutations (repeat, splice) grow them into storms.
+    Target("workflow-aliases", kinds.WORKFLOW, ".github/workflows/deploy.yml", ("workflows",), (
+        "on: push\nx: &s\n  run: |\n    pm2 restart web && curl -f http://127.0.0.1:8000/health\n"
+        "l: &l [*s, *s, *s, *s, *s, *s, *s, *s]\njobs:\n  a: &j\n    runs-on: ubuntu-latest\n    steps: *l\n"
+        "  b: *j\n  c: *j\n  d: *j\n",
+        "a0: &a0 [x, x, x, x]\na1: &a1 [*a0, *a0, *a0, *a0]\na2: &a2 [*a1, *a1, *a1, *a1]\n"
+        "jobs:\n  a:\n    steps: *a2\n",
+    )),
+    Target("pm2-shared", kinds.PM2, "ecosystem.config.js", ("pm2", ".js"), (
+        "const a = [1,2,3,4,5,6,7,8,9,10];\nconst b = [a,a,a,a,a,a,a,a,a,a];\nconst c = [b,b,b,b,b,b,b,b,b];\n"
+        "module.exports = {apps: [{name: 'w0', script: 'app.py', f1: c, f2: c, f3: c, env: {A: c}},\n"
+        "  {name: 'w1', script: 'app.py', f1: c, f2: c, f3: c}]};\n",
+        "module.exports = {apps: [{name: 'w', script: 'venv/bin/gunicorn', interpreter: 'none', args: '"
+        + "a" * 60_000 + "'}]};\n",
+    )),
+    Target("pm2-yaml-shared", kinds.PM2, "ecosystem.config.yml", ("pm2", ".yml", ".yaml"), (
+        "a: &a [1,2,3,4,5,6,7,8,9,10]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\napps:\n"
+        "  - {name: w0, script: app.py, f1: *b, f2: *b}\n  - {name: w1, script: app.py, f1: *b, f2: *b}\n",
+    )),
+    Target("nginx-includes", kinds.NGINX, "nginx/site.conf", ("nginx",), (
+        "server {\n    listen 80;\n" + "".join(f"    include n{i}/*.conf;\n    include */x{i}.conf;\n"
+                                               for i in range(40)) + "    location / { proxy_pass http://127.0.0.1:8000; }\n}\n",
+    )),
+    Target("kill-pattern", kinds.SHELL, "deploy.sh", ("scripts",), (
+        "#!/bin/bash\nnohup venv/bin/gunicorn -b 127.0.0.1:8000 --workers 3 app:app > log 2>&1 &\n"
+        "pkill -f '([^!]+)+!'\npkill -f '(a*)*b'\npgrep -f '(x+x+)+y' && pkill -x '(.*a){12}'\n"
+        "pkill -f '[[:alpha:]]+: master \\[app:app\\]'\npkill -f 'gunicorn|node'\n",
+    )),
 )}
 AUDIT = "audit"  # the whole audit of a one-file root, for any of the targets above
 TARGET_NAMES = (*TARGETS, AUDIT)
@@ -266,8 +294,9 @@ def audit_once(target: Target, data: bytes):
     known = {f.path for f in report.files} | {s.path for s in report.skipped}
     for finding in report.findings:
         assert finding.span.path in known, finding
-    if any(f.rule == "SC001" for f in report.findings):  # honesty: never "no issues" after an SC001
-        assert "no issues" not in shown.getvalue(), shown.getvalue()
+    if any(f.rule == "SC001" for f in report.findings) or report.incomplete:  # honesty: never "no issues"
+        assert "no issues" not in shown.getvalue(), shown.getvalue()  # after an SC001 or an unread part
+        assert report.failed("error")
     return report
 
 

@@ -97,15 +97,15 @@ def test_a_corrupt_cache_file_is_ignored_and_replaced(plan, parsed, damage):
 
 
 def _rewrite_entry(root: Path, path: str, blob: bytes) -> None:
-    """Replace the pickled facts of one file, with a valid checksum (as a deliberate edit would)."""
+    """Replace the pickled facts of one file, sealed with this user's key (as only its owner could)."""
     fingerprint = cache.parser_fingerprint()
-    entries = cache._read_file(cache_file(root), fingerprint)
+    entries = cache._read_file(cache_file(root), fingerprint, cache.machine_key())
     src = next(s for s in audit(root).files if s.path == path)
     key = cache.file_key(fingerprint, src)
     assert key in entries
     entries[key] = (entries[key][0], blob)
     payload = pickle.dumps((cache.FORMAT, fingerprint, entries))
-    cache_file(root).write_bytes(cache.MAGIC + cache._digest(payload) + payload)
+    cache_file(root).write_bytes(cache.MAGIC + cache._seal(payload, cache.machine_key()) + payload)
 
 
 class _Opens:
@@ -241,3 +241,30 @@ def test_links_planted_in_the_tree_are_not_followed(plan, tmp_path, monkeypatch)
     assert answer(audit(plan, cache=True)) == expected
     assert list(elsewhere.iterdir()) == []  # nothing written where the link leads
     assert list((tmp_path / "user-cache" / "sc-audit").glob("*/tree.pickle"))
+
+
+def test_a_committed_cache_with_a_recomputed_checksum_is_not_trusted(plan, parsed):
+    """Issue 13: a `.sc-audit-cache/tree.pickle` committed with crafted facts and the unkeyed
+    checksum recomputed turned findings into "no issues found". Only this user's key seals."""
+    expected = answer(audit(plan, cache=True))
+    fingerprint = cache.parser_fingerprint()
+    entries = cache._read_file(cache_file(plan), fingerprint, cache.machine_key())
+    empty = {key: (lookups, pickle.dumps(None)) for key, (lookups, _) in entries.items()}
+    payload = pickle.dumps((cache.FORMAT, fingerprint, empty))
+    cache_file(plan).write_bytes(cache.MAGIC + cache._digest(payload) + payload)  # anyone can compute this
+    parsed.clear()
+    assert answer(audit(plan, cache=True)) == expected
+    assert parsed  # parsed again: the forged file was not read
+
+
+def test_a_cache_file_larger_than_facts_can_be_is_not_read(plan, monkeypatch):
+    audit(plan, cache=True)
+    with open(cache_file(plan), "r+b") as handle:  # sparse: 1 GiB of zeros at no disk cost
+        handle.truncate(1 << 30)
+    reads = []
+    real = cache._read_regular_file
+    monkeypatch.setattr(cache, "_read_regular_file", lambda path, limit=cache.MAX_CACHE_BYTES: reads.append(
+        (path, limit)) or real(path, limit))
+    audit(plan, cache=True)
+    assert any(limit < (1 << 30) for path, limit in reads if path == cache_file(plan))
+    assert cache_file(plan).stat().st_size < (1 << 20)  # refused unread, then written anew

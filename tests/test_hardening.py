@@ -313,3 +313,76 @@ def test_a_zero_length_pseudo_file_is_never_opened(tmp_path, monkeypatch):
     found = discover.Discovery(root=tmp_path)
     assert discover.read_limited(tmp_path, "deploy.sh", found) == b""
     assert opened == []
+
+
+# --------------------------------------------------------------------------- output safety
+
+HOSTILE_PATTERN = ("gunicorn\n::error title=pwned::owned\n::add-mask::x\n::stop-commands::tok\n"
+                   "\x1b]0;TITLE\x07\x1b]8;;http://evil/\x07link\x1b]8;;\x07\u202e\u2066\x1b[0m\n"
+                   "##[error]old\n%0A::set-output name=x::y\r::notice::cr")
+HOSTILE_REPO = {
+    "deploy.sh": ("#!/bin/bash\nnohup venv/bin/gunicorn -b 127.0.0.1:8000 app:app > log 2>&1 &\n"
+                  f"pkill -f '{HOSTILE_PATTERN}'\n"),
+    "::warning title=x::y.sh": "#!/bin/bash\nnohup venv/bin/gunicorn -b 127.0.0.1:8001 app:app &\n",
+    "##[error]z.sh": "#!/bin/bash\nnohup venv/bin/gunicorn -b 127.0.0.1:8002 app:app &\n",
+}
+OWN_GITHUB_LINE = r"^::(error|warning|notice) (file=[^,\n]*,line=\d+|title=sc-audit incomplete)"
+
+
+def _rendered(report, name: str) -> str:
+    import io
+
+    from sc_audit.report import render
+
+    out = io.StringIO()
+    render(name, report, out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("name", ["text", "concise", "json", "sarif", "github", "junit"])
+def test_no_output_format_passes_on_control_characters_or_workflow_commands(tmp_path, name):
+    import re
+
+    report = audit(write(tmp_path, HOSTILE_REPO), Config())
+    assert any("pwned" in f.message for f in report.findings)  # the pattern is quoted in a finding
+    assert {f.span.path for f in report.findings} >= {"::warning title=x::y.sh", "##[error]z.sh"}
+    text = _rendered(report, name)
+    for line in text.split("\n"):
+        assert line.isprintable(), (name, line)  # no ESC, BEL, CR, bidi override, separator
+        if line.lstrip().startswith(("::", "##[")):
+            assert name == "github" and re.match(OWN_GITHUB_LINE, line), (name, line)
+    if name == "github":  # the file's line breaks do not reach the runner, not even as %0A
+        assert "%0A::" not in text and "%0D::" not in text
+
+
+def test_json_keeps_the_data_and_escapes_it(tmp_path):
+    import json
+
+    report = audit(write(tmp_path, HOSTILE_REPO), Config())
+    document = json.loads(_rendered(report, "json"))
+    assert any("\u202e" in f["message"] and "\x1b" in f["message"] for f in document["findings"])
+
+
+def test_a_stdout_that_is_not_utf8_degrades_characters(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    write(tmp_path, {"deploy.sh": "#!/bin/bash\nnohup venv/bin/gunicorn -b 127.0.0.1:8000 app:app &\n"
+                                  "pkill -f '한국어 🚀 gunicorn'\n"})
+    for encoding in ("ascii", "euc-kr", "cp1252"):
+        result = subprocess.run([sys.executable, "-m", "sc_audit", "check", str(tmp_path), "--no-cache"],
+                                capture_output=True, env={**os.environ, "PYTHONIOENCODING": encoding})
+        assert result.returncode == 1 and b"Traceback" not in result.stderr, (encoding, result.stderr[-500:])
+        assert b"findings" in result.stdout
+
+
+def test_a_deeply_nested_config_is_a_config_error(tmp_path):
+    import subprocess
+    import sys
+
+    write(tmp_path, {"sc-audit.toml": "x = " + "[" * 5000 + "]" * 5000 + "\n"})
+    result = subprocess.run([sys.executable, "-m", "sc_audit", "check", str(tmp_path), "--no-cache"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "nested too deeply" in result.stderr and "RecursionError" not in result.stderr

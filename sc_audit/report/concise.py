@@ -3,13 +3,14 @@ clause, ~100 characters: `sc-audit check` or `--format text` give the whole), th
 
 from __future__ import annotations
 
+from .safe import safe_line
 from .text import incomplete_lines, summary
 
 
 def render(report, stream) -> None:
     for finding in report.findings:
         span = finding.span
-        stream.write(f"{span.path}:{span.line}:{span.column} {finding.rule} {finding.headline}\n")
+        stream.write(safe_line(f"{span.path}:{span.line}:{span.column} {finding.rule} {finding.headline}") + "\n")
     for line in incomplete_lines(report):
-        stream.write(line + "\n")
-    stream.write(summary(report) + "\n")
+        stream.write(safe_line(line) + "\n")
+    stream.write(safe_line(summary(report)) + "\n")

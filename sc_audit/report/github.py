@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from .safe import clean, safe_line
 from .text import summary
 
 COMMAND = {"error": "error", "warning": "warning", "info": "notice"}
@@ -23,7 +24,8 @@ ANNOTATION_LIMIT = 10  # per type and step
 
 
 def escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """As @actions/core escapes; control characters (ESC, BEL) of audited files are cleaned first."""
+    return clean(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def escape_property(text: str) -> str:
@@ -36,7 +38,7 @@ def render(report, stream) -> None:
         stream.write(annotation(finding, prefix) + "\n")
     for reason in getattr(report, "incomplete", ()):
         stream.write(f"::error title=sc-audit incomplete::{escape_data(reason)}\n")
-    stream.write(closing_line(report) + "\n")
+    stream.write(safe_line(closing_line(report)) + "\n")
 
 
 def annotation(finding, prefix: str = "") -> str:
@@ -44,9 +46,10 @@ def annotation(finding, prefix: str = "") -> str:
     props = [("file", prefix + span.path), ("line", span.line), ("endLine", span.end_line)]
     if span.end_line == span.line:  # GitHub takes columns only on single-line annotations
         props += [("col", span.column), ("endColumn", max(span.end_column, span.column))]
-    props.append(("title", f"{finding.rule} {finding.headline}"))
-    message = finding.message + "".join(
-        f"\n  note: {prefix}{r.span.path}:{r.span.line}:{r.span.column}: {r.message}" for r in finding.related)
+    props.append(("title", clean(f"{finding.rule} {finding.headline}")))
+    message = clean(finding.message) + "".join(
+        f"\n  note: {prefix}{clean(r.span.path)}:{r.span.line}:{r.span.column}: {clean(r.message)}"
+        for r in finding.related)
     rendered = ",".join(f"{key}={escape_property(str(value))}" for key, value in props)
     return f"::{COMMAND[finding.severity]} {rendered}::{escape_data(message)}"
 

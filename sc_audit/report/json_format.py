@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from .safe import json_text
+
 
 def finding_dict(finding) -> dict:
     span = finding.span
@@ -32,4 +34,4 @@ def document(report) -> str:
                     "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
                     "incomplete": list(getattr(report, "incomplete", ()))},
     }
-    return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False)
+    return json_text(json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False))

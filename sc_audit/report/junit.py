@@ -11,12 +11,15 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
+from . import safe
+
 # Characters that XML 1.0 cannot carry at all, not even escaped.
 NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def clean(text: str) -> str:
-    return NOT_XML.sub("\ufffd", text)
+    """No control character (no line break either: the only ones are our own) and nothing XML cannot carry."""
+    return safe.clean(NOT_XML.sub("\ufffd", text))
 
 
 def render(report, stream) -> None:
@@ -46,7 +49,7 @@ def document(report) -> str:
         suite = ET.SubElement(root, "testsuite", name="sc-audit")
         case = ET.SubElement(suite, "testcase", name="the audit read everything", classname="sc-audit")
         failure = ET.SubElement(case, "failure", type="incomplete", message=clean(incomplete[0]))
-        failure.text = clean("\n".join(incomplete))
+        failure.text = "\n".join(clean(reason) for reason in incomplete)
         set_counts(suite, tests=1, failures=1, skipped=0)
     set_counts(root, tests=sum(int(s.get("tests")) for s in root),
                failures=len(report.findings) + bool(incomplete), skipped=len(skipped))
@@ -59,9 +62,10 @@ def failure_case(suite, finding) -> None:
     case = ET.SubElement(suite, "testcase", name=clean(f"{finding.rule} {finding.name} at {span.line}:{span.column}"),
                          classname=clean(span.path), file=clean(span.path), line=str(span.line))
     failure = ET.SubElement(case, "failure", type=finding.severity, message=clean(finding.message))
-    notes = "".join(f"\n  note: {r.span.path}:{r.span.line}:{r.span.column}: {r.message}" for r in finding.related)
+    notes = "".join(f"\n  note: {clean(f'{r.span.path}:{r.span.line}:{r.span.column}: {r.message}')}"
+                    for r in finding.related)
     failure.text = clean(f"{span.path}:{span.line}:{span.column} {finding.rule} ({finding.severity}) "
-                         f"{finding.message}{notes}")
+                         f"{finding.message}") + notes
 
 
 def set_counts(element, tests: int, failures: int, skipped: int) -> None:

@@ -29,6 +29,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .. import __version__
+from .safe import json_text
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 INFORMATION_URI = "https://pypi.org/project/sc-audit/"
@@ -38,7 +39,7 @@ SECURITY_SEVERITY = {"error": "7.5", "warning": "5.0", "info": "2.0"}
 
 
 def render(report, stream) -> None:
-    stream.write(json.dumps(document(report), indent=2, ensure_ascii=False) + "\n")
+    stream.write(json_text(json.dumps(document(report), indent=2, ensure_ascii=False)) + "\n")
 
 
 def document(report) -> dict:

@@ -17,6 +17,8 @@ import os
 import unicodedata
 from itertools import groupby
 
+from .safe import safe_line
+
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 GUTTER_STYLE = "blue"
 TAB_SIZE = 4
@@ -77,11 +79,9 @@ def display_width(text: str) -> int:
 
 
 def printable(text: str) -> str:
-    """No control character of the audited files reaches the terminal (a stray ESC would restyle it)."""
-    text = text.expandtabs(TAB_SIZE)
-    if text.isprintable():
-        return text
-    return "".join("\ufffd" if unicodedata.category(ch) == "Cc" else ch for ch in text)
+    """No control or format character of the audited files reaches the terminal (a stray ESC would
+    restyle it, a bidi override reorder it), and no line reads as a workflow command (report/safe.py)."""
+    return safe_line(text.expandtabs(TAB_SIZE))
 
 
 def summary(report) -> str:
