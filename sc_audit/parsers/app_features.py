@@ -50,6 +50,7 @@ def read(parsed: Parsed) -> AppFeatures:
     imported: list[str] = []
     aliases: dict[str, str] = {}  # alias -> qualified name
     bindings: list = []
+    marked = {number for number, line in enumerate(parsed.lines, 1) if DEEP_MARKERS.search(line)}
     stack = [(parsed.module, True, False)]
     seen = 0
     while stack and seen < MAX_NODES:
@@ -63,8 +64,9 @@ def read(parsed: Parsed) -> AppFeatures:
         if what in ("Import", "ImportFrom"):
             _import(node, parsed, features, imported, aliases)
             continue
-        if what in ("SimpleStatementLine", "Decorator") and not deep:
-            deep = DEEP_MARKERS.search(parsed.text(node)) is not None
+        if what in ("SimpleStatementLine", "Decorator") and not deep and marked:
+            where = parsed.positions[node]
+            deep = any(number in marked for number in range(where.start.line, where.end.line + 1))
         if deep:
             if what == "Attribute":
                 _attribute(node, parsed, features, aliases)
