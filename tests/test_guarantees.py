@@ -465,7 +465,9 @@ def test_two_runs_give_identical_bytes(tmp_path):
         for fmt in ("json", "text", "sarif"):
             result = check(root, "--format", fmt, env={**os.environ, **env, "PYTHONIOENCODING": "utf-8"})
             assert result.returncode == 1, result.stderr
-            outputs.setdefault(fmt, []).append(result.stdout.replace(str(root), "ROOT"))
+            # SARIF's base is the working directory (root.parent here): the same in both runs
+            outputs.setdefault(fmt, []).append(result.stdout.replace(str(root), "ROOT")
+                                               .replace(str(root.parent), "CWD"))
     for fmt, (first, second) in outputs.items():
         assert first == second, fmt
     assert len(json.loads(outputs["json"][0])["findings"]) >= 10
