@@ -13,6 +13,7 @@ from .discover import Discovery, Skipped, discover, read_limited
 from .findings import SEVERITY_RANK, Finding
 from .model import Deployment, build
 from .parsing import include_reader, parse_file
+from .scope import Filter, find_root, relative_filter
 from .source import SourceFile, decode
 
 
@@ -26,6 +27,14 @@ class Report:
     internal_errors: list[tuple[str, str]] = field(default_factory=list)  # (path, error)
     truncated: bool = False
     config: Config = field(default_factory=Config)
+    # what is reported: the findings, files and skips under these paths (the model is always whole)
+    scope: Filter = field(default_factory=Filter)
+    fixed: int | None = None  # after `--fix`: how many findings the fixes removed
+
+    @property
+    def shown_files(self) -> list[SourceFile]:
+        """The files read under the paths asked for (all of them without a filter)."""
+        return [f for f in self.files if self.scope.covers(f.path)]
 
     @property
     def unreadable(self) -> int:
@@ -43,37 +52,49 @@ class Report:
         return any(SEVERITY_RANK[f.severity] >= threshold for f in self.findings)
 
 
-def audit(path: str | Path, config: Config | None = None, cache: bool = False) -> Report:
-    """Audit the deployment repository at `path` (a directory, or a single file).
+def audit(path: str | Path, config: Config | None = None, cache: bool = False,
+          only: list[str | Path] | None = None, replace: dict[str, str] | None = None) -> Report:
+    """Audit the deployment repository at `path` (a directory), or the one file `path` names.
 
-    Without `config`, the settings come from the root's pyproject.toml / sc-audit.toml.
-    Raises FileNotFoundError for a missing path and config.ConfigError for a bad config file.
+    A directory is the repository's root. A file is audited as part of its repository (found by
+    walking up from it: see scope.find_root), and only its findings are reported. `only` (paths
+    inside the root) limits the findings reported in the same way; the model is always the whole
+    repository's. Without `config`, the settings come from the root's pyproject.toml / sc-audit.toml.
+    Raises FileNotFoundError for a missing path, config.ConfigError for a bad config file and
+    scope.ScopeError for an `only` path outside the root.
     `cache=True` reads and writes the parse cache (`.sc-audit-cache/` under the root, see
     cache.py), as the CLI does; the default neither reads nor writes it, so that a library call
     leaves the audited tree as it found it.
+    `replace` maps root-relative paths to the text to audit in place of the file's (an editor's
+    unsaved buffer, `sc-audit check - --stdin-filename PATH`).
     """
     root = Path(path)
     if not root.exists():
         raise FileNotFoundError(f"{path}: no such file or directory")
+    if not root.is_dir():
+        if root.is_file():
+            root.open("rb").close()  # the file given cannot be read: PermissionError, for the caller to say
+        only = [*(only or ()), root]
+        root = find_root(root)
+    for wanted in only or ():
+        if not Path(wanted).exists():
+            raise FileNotFoundError(f"{wanted}: no such file or directory")
+    scope = relative_filter(root, [Path(p) for p in only]) if only else Filter()
     if config is None:
         from .config import load
 
         config = load(root)
-    if root.is_file():
-        found = _single_file(root)
-        target = f"file:{root.name}"
-        root = root.parent
-    else:
-        found = discover(root, tuple(config.exclude))
-        target = "tree"
+    found = discover(root, tuple(config.exclude), respect_gitignore=config.respect_gitignore)
+    for rel, text in (replace or {}).items():
+        _replace_file(found, rel, text)
     files_by_path = {f.path: f for f in found.files}
     read_include = include_reader(found.root, files_by_path)
 
     store = None
-    if cache:
+    if cache and found.files:  # nothing to parse, nothing to cache: no cache directory either
         from .cache import open_cache
 
-        store = open_cache(found.root, target)
+        store = open_cache(found.root)
     facts_by_path: dict[str, object] = {}
     internal_errors: list[tuple[str, str]] = []
     _parse_all(found.files, read_include, store, facts_by_path, internal_errors)
@@ -87,10 +108,11 @@ def audit(path: str | Path, config: Config | None = None, cache: bool = False) -
     model = build(facts_by_path, found.all_paths)
     from .engine import run_checks
 
-    findings = run_checks(model, config, found)
+    findings = [f for f in run_checks(model, config, found) if scope.covers(f.span.path)]
     return Report(root=found.root, findings=findings, model=model, files=found.files,
-                  skipped=found.skipped, internal_errors=internal_errors, truncated=found.truncated,
-                  config=config)
+                  skipped=[s for s in found.skipped if scope.covers(s.path)],
+                  internal_errors=[e for e in internal_errors if scope.covers(e[0])],
+                  truncated=found.truncated, config=config, scope=scope)
 
 
 # Python files (libcst) take ~10 ms each to parse, everything else ~0.5 ms: with this many
@@ -189,22 +211,16 @@ def _parse_chunk(files: list[SourceFile]) -> list[tuple[bytes, str | None]]:
     return results
 
 
-def _single_file(path: Path) -> Discovery:
+def _replace_file(found: Discovery, rel: str, text: str) -> None:
+    """Audit `text` as the file `rel` (read or not from disk), when its name or text is one sc-audit reads."""
     from .discover import kind_by_content, kind_by_name
 
-    root = path.parent.resolve()
-    result = Discovery(root=root)
-    rel = path.name
-    result.all_paths.add(rel)
-    path.open("rb").close()  # the file given cannot be read: PermissionError, for the caller to say
-    data = read_limited(root, rel, result)  # too large or binary: skipped, and said
-    if data is None:
-        return result
-    text, encoding = decode(data)
+    found.files = [f for f in found.files if f.path != rel]
+    found.all_paths.add(rel)
     kind = kind_by_name(rel) or kind_by_content(rel, text)
     if kind is not None:
-        result.files.append(SourceFile(rel, kind, text, encoding))
-    return result
+        found.files.append(SourceFile(rel, kind, text, "utf-8"))
+        found.files.sort(key=lambda f: f.path)
 
 
 def _referenced_files(found: Discovery, facts_by_path: dict[str, object]) -> list[SourceFile]:

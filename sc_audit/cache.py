@@ -41,7 +41,7 @@ DIGEST_SIZE = 32
 
 # Modules whose source shapes the facts: any change to them makes every entry stale.
 FACT_MODULES = ("facts.py", "span.py", "source.py", "parsing.py")
-PARSER_LIBRARIES = ("libcst", "tree_sitter", "tree_sitter_bash", "tree_sitter_javascript", "crossplane", "yaml")
+PARSER_LIBRARIES = ("libcst", "tree_sitter", "tree_sitter_bash", "tree_sitter_javascript", "crossplane", "yaml", "dockerfile")
 
 
 def _digest(*parts: bytes) -> bytes:
@@ -139,6 +139,10 @@ def _expected_types() -> dict[str, tuple[type, ...]]:
         kinds.SYSTEMD: (facts.SystemdUnitFacts,),
         kinds.PROCFILE: (facts.ProcfileFacts,),
         kinds.APPSPEC: (facts.AppspecFacts,),
+        kinds.SUPERVISOR: (facts.SupervisorFacts,),
+        kinds.DOCKERFILE: (facts.DockerfileFacts,),
+        kinds.COMPOSE: (facts.ComposeFacts,),
+        kinds.DOTFILE: (facts.DotFileFacts,),
     }
 
 

@@ -52,9 +52,18 @@ def main_options(
 
 
 def _codes(values: Optional[List[str]]) -> tuple[str, ...]:
+    """Codes, prefixes or rule names, comma-separated or repeated; one that selects no rule is a
+    usage error (exit 2), as it is in the configuration file."""
+    from .config import selector
+
     codes: list[str] = []
     for value in values or ():
-        codes += [v.strip().upper() for v in value.split(",") if v.strip()]
+        for part in (v.strip() for v in value.split(",")):
+            if part:
+                try:
+                    codes.append(selector(part))
+                except ValueError as problem:
+                    fail(str(problem))
     return tuple(codes)
 
 
@@ -63,10 +72,26 @@ def fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+def _globs(values: Optional[List[str]]) -> tuple[str, ...]:
+    return tuple(part.strip() for value in values or () for part in value.split(",") if part.strip())
+
+
+CONFIG_NAMES = ("pyproject.toml", "sc-audit.toml", ".sc-audit.toml")
+
+
 @app.command()
 def check(
-    path: Path = typer.Argument(Path("."), readable=False,  # unreadable: our one-line error, not click's box
-                                help="The repository (or one file) to audit."),
+    paths: Optional[List[Path]] = typer.Argument(
+        None, readable=False,  # unreadable: our one-line error, not click's box
+        help="What to report: the repository (default: .), or directories and files in it; `-` reads "
+             "stdin (with --stdin-filename). The whole repository is always audited."),
+    root_option: Optional[Path] = typer.Option(
+        None, "--root", help="The repository root (default: found by walking up from the first PATH)."),
+    stdin_filename: Optional[Path] = typer.Option(
+        None, "--stdin-filename", help="The path of the file whose text `-` reads from stdin."),
+    changed: bool = typer.Option(
+        False, "--changed", help="The PATHs are the files a change touched (pre-commit): report the findings "
+                                 "at them or involving them; a configuration file among them reports all."),
     output_format: Format = typer.Option(Format.text, "--format", help="Output format."),
     select: Optional[List[str]] = typer.Option(None, help="Only these codes or prefixes (comma-separated)."),
     ignore: Optional[List[str]] = typer.Option(None, help="Skip these codes or prefixes (comma-separated)."),
@@ -78,28 +103,53 @@ def check(
                                                   help="Write the current findings to this baseline file and exit 0."),
     fix: bool = typer.Option(False, "--fix", help="Apply the safe fixes sc-audit can prove."),
     diff: bool = typer.Option(False, "--diff", help="Show the safe fixes as a diff; change nothing."),
+    exclude: Optional[List[str]] = typer.Option(
+        None, "--exclude", help="Glob patterns of paths not to read (comma-separated), in place of the configuration's."),
+    extend_exclude: Optional[List[str]] = typer.Option(
+        None, "--extend-exclude", help="Glob patterns of paths not to read, in addition to the configuration's."),
+    respect_gitignore: Optional[bool] = typer.Option(
+        None, "--respect-gitignore/--no-respect-gitignore",
+        help="Skip what the repository's .gitignore files ignore (default: yes)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the parse cache."),
     debug: bool = typer.Option(False, "--debug", help="Show a traceback on internal errors."),
 ) -> None:
     """Audit a deployment repository and report its problems."""
     from .api import audit
     from .config import ConfigError, load
+    from .scope import ScopeError, find_root
 
+    given = list(paths or [Path(".")])
+    replace: dict[str, str] = {}
+    if any(str(p) == "-" for p in given):
+        if stdin_filename is None:
+            fail("`-` reads a file's text from stdin: give its path with --stdin-filename")
+        given = [stdin_filename if str(p) == "-" else p for p in given]
+    selected, ignored, extended = _codes(select), _codes(ignore), _codes(extend_select)
     try:
-        config = load(path) if path.exists() else None
-        if config is not None:
-            config = config.override(select=_codes(select), ignore=_codes(ignore),
-                                     extend_select=_codes(extend_select),
-                                     fail_on=fail_on.value if fail_on else None)
-        report = audit(path, config, cache=not no_cache)
+        for path in given:
+            if not path.exists() and path != stdin_filename:
+                raise FileNotFoundError(path)
+            if path.is_file():
+                path.open("rb").close()  # a named file that cannot be read: one line, exit 2
+        root = root_option.resolve() if root_option is not None else find_root(given[0])
+        if not root.is_dir():
+            fail(f"{root_option}: not a directory; --root is the repository's top directory")
+        if stdin_filename is not None:
+            rel = _relative(root, stdin_filename)
+            replace[rel] = sys.stdin.read()
+        config = load(root).override(select=selected, ignore=ignored, extend_select=extended,
+                                     fail_on=fail_on.value if fail_on else None, exclude=_globs(exclude),
+                                     respect_gitignore=respect_gitignore)
+        if extend_exclude:
+            config = config.override(exclude=config.exclude + _globs(extend_exclude))
+        only = _report_paths(root, given, changed)
+        report = audit(root, config, cache=not no_cache, only=only, replace=replace)
+        if changed:
+            report = _touching(report, root, given)
+        else:
+            _say_what_was_not_read(report, root, given, stdin_filename)
         if fix or diff:
-            from .fix import apply_fixes
-
-            patch = apply_fixes(report, write=fix)
-            if diff:
-                sys.stdout.write(patch)
-                raise typer.Exit(0)
-            report = audit(path, config, cache=not no_cache)  # what is left after the fixes
+            report = _fix(report, fix and not diff, lambda: audit(root, config, cache=not no_cache, only=only))
         if write_baseline is not None:
             from .baseline import write
 
@@ -112,12 +162,13 @@ def check(
             report = apply(report, baseline)
     except typer.Exit:
         raise
-    except ConfigError as error:
-        fail(f"{error}; fix the configuration")
-    except FileNotFoundError:
-        fail(f"{path}: no such file or directory; give the path of the repository to audit")
-    except PermissionError:
-        fail(f"{path}: permission denied; run sc-audit as a user who can read it")
+    except (ConfigError, ScopeError) as error:
+        fail(f"{error}; fix the configuration" if isinstance(error, ConfigError) else str(error))
+    except FileNotFoundError as error:
+        fail(f"{error.args[0] if error.args else given[0]}: no such file or directory; give the path of the "
+             "repository to audit, or of a file in it")
+    except PermissionError as error:
+        fail(f"{error.filename or given[0]}: permission denied; run sc-audit as a user who can read it")
     except Exception as error:  # the last line of defence: one line, exit 2
         if debug:
             raise
@@ -126,6 +177,84 @@ def check(
 
     render(output_format.value, report)
     raise typer.Exit(1 if report.failed(report.config.fail_on) else 0)
+
+
+def _fix(report, write: bool, audit_again):
+    """`--fix`: write the proven fixes, then audit again and say which findings they removed
+    ("N fixed, M remaining"); a change after which its finding stays is not called fixed.
+    `--diff` (also with `--fix`) writes nothing: the patch, and exit 1 when there is one."""
+    from .fix import apply_fixes
+
+    changes: list = []
+    patch = apply_fixes(report, write=write, applied=changes)
+    if not write:
+        sys.stdout.write(patch)
+        for change in changes:
+            print(f"sc-audit: would fix {change.rule} {change.finding.path}:{change.finding.line}: {change.note}",
+                  file=sys.stderr)
+        raise typer.Exit(1 if patch else 0)
+    after = audit_again()
+    remaining = {(f.rule, f.span.path, f.span.line) for f in after.findings}
+    for change in changes:
+        where = f"{change.rule} {change.finding.path}:{change.finding.line}"
+        if (change.rule, change.finding.path, change.finding.line) in remaining:
+            print(f"sc-audit: changed, not fixed: {where}: {change.note}; the finding stays", file=sys.stderr)
+        else:
+            print(f"sc-audit: fixed {where}: {change.note}", file=sys.stderr)
+    # a fix can remove more than its own finding (a right kill pattern no longer kills the session)
+    after.fixed = len({(f.rule, f.span.path, f.span.line) for f in report.findings} - remaining)
+    return after
+
+
+def _relative(root: Path, path: Path) -> str:
+    from .scope import ScopeError
+
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        raise ScopeError(f"{path}: outside the repository root {root}; give --root") from None
+
+
+def _report_paths(root: Path, given: list[Path], changed: bool) -> list[Path] | None:
+    """The paths whose findings are reported; None for the whole repository."""
+    if changed:
+        return None  # decided after the audit: what involves the changed files
+    resolved = [p.resolve() for p in given]
+    return None if all(p == root for p in resolved) else given
+
+
+def _touching(report, root: Path, given: list[Path]):
+    """The findings at a changed file or involving one (a change to app.py breaks the target in
+    gunicorn.conf.py: that finding names app.py); every finding when the configuration changed."""
+    import dataclasses
+
+    rels = {_relative(root, p) for p in given}
+    if rels & set(CONFIG_NAMES) or any(p.resolve() == root for p in given):
+        return report
+    findings = [f for f in report.findings
+                if f.span.path in rels or any(r.span.path in rels for r in f.related)]
+    shown = {f.span.path for f in findings} | rels
+    from .scope import Filter
+
+    return dataclasses.replace(report, findings=findings, scope=Filter(tuple(sorted(shown))),
+                               skipped=[s for s in report.skipped if s.path in rels])
+
+
+def _say_what_was_not_read(report, root: Path, given: list[Path], stdin_filename: Path | None) -> None:
+    """A named file sc-audit does not read, or a directory without a deployment file, is an error:
+    "no issues found" would turn a gate green on a typo."""
+    read = {f.path for f in report.files} | {s.path for s in report.skipped}
+    for path in given:
+        if path.is_dir() or (path == stdin_filename and not path.exists()):
+            continue
+        rel = _relative(root, path)
+        if rel not in read:
+            fail(f"{path}: not a deployment file sc-audit reads (see `sc-audit check --show-files`), "
+                 "or excluded by the configuration")
+    if not report.shown_files and not report.skipped:
+        where = ", ".join(str(p) for p in given)
+        fail(f"no deployment files found under {where}: nothing to audit (sc-audit reads Gunicorn, PM2, "
+             "systemd, Nginx, Procfile, shell and workflow files, and the apps they run)")
 
 
 @app.command()

@@ -11,6 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .servers import Runner, ServerArgs, parse_daphne, parse_flask_run, parse_hypercorn, parse_runserver, \
+    parse_uvicorn, parse_waitress, split_runner
+
 # ---------------------------------------------------------------------------- records
 
 
@@ -29,14 +32,33 @@ class GunicornArgs:
 class Launch:
     """A command that starts a long-running program."""
 
-    program: str  # "gunicorn" | "uvicorn" | "python" | "flask" | "node" | "npm" | "other"
-    argv: tuple[str, ...]  # without wrappers (sudo, nohup, env, VAR=x)
+    program: str  # "gunicorn" | "uvicorn" | "hypercorn" | "waitress" | "daphne" | "python" | "flask" | "node" | "npm" | "other"
+    argv: tuple[str, ...]  # without wrappers (sudo, nohup, env, VAR=x) and without a runner (`uv run`)
     env: dict  # VAR=x prefixes and `env VAR=x`
     wrappers: tuple[str, ...]  # "nohup", "setsid", "sudo", "screen", …
     gunicorn: GunicornArgs | None = None
     script: str | None = None  # `python app.py` -> "app.py"; `node server.js` -> "server.js"
     host: str | None = None  # uvicorn/flask run --host
     port: str | None = None  # uvicorn/flask run --port
+    server: ServerArgs | None = None  # uvicorn, hypercorn, waitress, daphne, flask run, runserver (servers.py)
+    runner: Runner | None = None  # `uv run`, `pipenv run`, `poetry run` in front of the command
+
+    @property
+    def server_kind(self) -> str | None:
+        """"gunicorn", "uvicorn", "hypercorn", "waitress", "daphne", "flask-dev", "django-dev", or None."""
+        if self.gunicorn is not None:
+            return "gunicorn"
+        return self.server.kind if self.server is not None else None
+
+    @property
+    def dev_server(self) -> bool:
+        return self.server is not None and self.server.dev_server
+
+    @property
+    def reload(self) -> bool:
+        if self.gunicorn is not None:
+            return self.gunicorn.settings.get("reload") is True
+        return self.server is not None and self.server.reload
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +80,14 @@ class ServiceCommand:
 
 
 @dataclass(frozen=True, slots=True)
+class SupervisorctlCommand:
+    """`supervisorctl [-c FILE] ACTION NAME…`: NAME is `all`, a program or group, `group:*`, `group:process`."""
+
+    action: str  # "restart" | "start" | "stop" | "reread" | "update" | "reload" | "status" | …
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class KillCommand:
     """A kill aimed at processes by pattern or name."""
 
@@ -67,12 +97,33 @@ class KillCommand:
     exact: bool = False  # -x
     ignore_case: bool = False  # -i
     ports: tuple[str, ...] = ()  # fuser -k 8000/tcp, lsof -i:8000
+    # tool "ps": `ps … | grep … | awk … | xargs kill` or `kill $(ps … | grep …)`: the greps, in order,
+    # each matched against the line `ps` prints (its columns, then the command line or the name)
+    filters: tuple["GrepFilter", ...] = ()
+    ps_format: str = ""  # "user" (`ps aux`, `ps -ef`: user and numbers first) or "pid" (`ps -e`, `-eo pid,args`)
+    ps_column: str = ""  # "args" (the whole command line) or "comm" (the 15-character name)
+    # tool "pidfile": `kill -SIG $(cat PATH)` / `cat PATH | xargs kill`: exactly the process that wrote PATH
+    pidfile: str | None = None
+    signal: str | None = None  # the signal sent, normalised ("TERM", "HUP", "KILL"); None when not known
+
+
+@dataclass(frozen=True, slots=True)
+class GrepFilter:
+    """One `grep` of a ps pipeline, as grep reads it."""
+
+    pattern: str
+    flavor: str = "basic"  # "basic" (BRE, grep's default) | "extended" (-E) | "fixed" (-F) | "perl" (-P)
+    ignore_case: bool = False  # -i
+    invert: bool = False  # -v
+    word: bool = False  # -w
+    line: bool = False  # -x
 
 
 @dataclass(frozen=True, slots=True)
 class HttpRequest:
     tool: str  # "curl" | "wget"
     url: str
+    unix_socket: str | None = None  # curl --unix-socket PATH: connects there; the URL gives only the path and Host
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +133,7 @@ class CopyCommand:
     dest: str
 
 
-Interpretation = Launch | Pm2Command | ServiceCommand | KillCommand | HttpRequest | CopyCommand
+Interpretation = Launch | Pm2Command | ServiceCommand | SupervisorctlCommand | KillCommand | HttpRequest | CopyCommand
 
 # ---------------------------------------------------------------------------- wrappers
 
@@ -191,6 +242,8 @@ def interpret(argv: tuple[str, ...]) -> Interpretation | None:
         return _pm2(program)
     if name == "systemctl":
         return _systemctl(program)
+    if name == "supervisorctl":
+        return _supervisorctl(program)
     if name == "service" and len(program) >= 3:
         return ServiceCommand(action=program[2], units=(program[1],))
     if name in ("pkill", "pgrep", "killall", "fuser", "lsof"):
@@ -199,7 +252,13 @@ def interpret(argv: tuple[str, ...]) -> Interpretation | None:
         return _http(name, program)
     if name in ("cp", "mv", "install", "rsync", "ln", "scp"):
         return _copy(name, program)
-    return _launch(program, env, wrappers)
+    runner, program = split_runner(program)
+    launch = _launch(program, env, wrappers)
+    if launch is not None and runner is not None:
+        from dataclasses import replace
+
+        launch = replace(launch, runner=runner)
+    return launch
 
 
 def _launch(argv: tuple[str, ...], env: dict, wrappers: tuple[str, ...]) -> Launch | None:
@@ -215,22 +274,22 @@ def _launch(argv: tuple[str, ...], env: dict, wrappers: tuple[str, ...]) -> Laun
             if module == "gunicorn":
                 return Launch("gunicorn", argv, env, wrappers,
                               gunicorn=parse_gunicorn_args(args[2:], python_m=True))
-            if module == "uvicorn":
-                return _uvicorn(argv, args[2:], env, wrappers)
-            if module == "flask":
-                return _flask_run(argv, args[2:], env, wrappers)
+            if module in SERVER_MODULES:
+                return _server(module, argv, args[2:], env, wrappers)
             return None  # `python -m pytest`, `-m pip`: not a server
         if args and args[0].endswith(".py"):
-            return Launch("python", argv, env, wrappers, script=args[0])
+            server = parse_runserver(args[1:]) if basename(args[0]) == "manage.py" else None
+            return Launch("python", argv, env, wrappers, script=args[0], server=server)
         if args and basename(args[0]) == "gunicorn":  # PM2: interpreter venv/bin/python, script gunicorn
             return Launch("gunicorn", argv, env, wrappers, gunicorn=parse_gunicorn_args(args[1:]))
-        if args and basename(args[0]) == "uvicorn":
-            return _uvicorn(argv, args[1:], env, wrappers)
+        if args and basename(args[0]) in SERVER_SCRIPTS:
+            return _server(SERVER_SCRIPTS[basename(args[0])], argv, args[1:], env, wrappers)
         return None
-    if name == "uvicorn":
-        return _uvicorn(argv, argv[1:], env, wrappers)
-    if name == "flask":
-        return _flask_run(argv, argv[1:], env, wrappers)
+    if name in SERVER_SCRIPTS:
+        return _server(SERVER_SCRIPTS[name], argv, argv[1:], env, wrappers)
+    if name == "django-admin":
+        server = parse_runserver(argv[1:])
+        return Launch("python", argv, env, wrappers, server=server) if server is not None else None
     if name in ("node", "nodejs"):
         script = next((a for a in argv[1:] if not a.startswith("-")), None)
         return Launch("node", argv, env, wrappers, script=script)
@@ -241,20 +300,30 @@ def _launch(argv: tuple[str, ...], env: dict, wrappers: tuple[str, ...]) -> Laun
     return None
 
 
-def _uvicorn(argv, args, env, wrappers) -> Launch:
-    options = _options(args, {"--host", "--port", "--uds", "--workers", "--app-dir", "--env-file",
-                              "--log-level", "--root-path", "--proxy-headers", "--fd"})
-    return Launch("uvicorn", argv, env, wrappers, host=options.get("--host", "127.0.0.1"),
-                  port=options.get("--port", "8000"))
+# entry point scripts and `python -m` modules of the servers servers.py reads
+SERVER_SCRIPTS = {"uvicorn": "uvicorn", "hypercorn": "hypercorn", "waitress-serve": "waitress", "daphne": "daphne",
+                  "flask": "flask"}
+SERVER_MODULES = {"uvicorn": "uvicorn", "hypercorn": "hypercorn", "waitress": "waitress", "daphne": "daphne",
+                  "flask": "flask", "django": "django"}
 
 
-def _flask_run(argv, args, env, wrappers) -> Launch | None:
-    if "run" not in args:
-        return None
-    options = _options(args, {"--host", "-h", "--port", "-p", "--app", "--cert", "--key"})
-    return Launch("flask", argv, env, wrappers,
-                  host=options.get("--host", options.get("-h", "127.0.0.1")),
-                  port=options.get("--port", options.get("-p", "5000")))
+def _server(kind: str, argv, args, env, wrappers) -> Launch | None:
+    """A launch of uvicorn, hypercorn, waitress, daphne, `flask run` or `django runserver`."""
+    if kind == "uvicorn":
+        server = parse_uvicorn(args)
+        return Launch("uvicorn", argv, env, wrappers, host=server.option("--host") or "127.0.0.1",
+                      port=server.option("--port") or "8000", server=server)
+    if kind == "flask":
+        server = parse_flask_run(args)
+        if server is None:
+            return None
+        return Launch("flask", argv, env, wrappers, host=server.option("--host", "-h") or "127.0.0.1",
+                      port=server.option("--port", "-p") or "5000", server=server)
+    if kind == "django":
+        server = parse_runserver(args)
+        return Launch("python", argv, env, wrappers, server=server) if server is not None else None
+    parser = {"hypercorn": parse_hypercorn, "waitress": parse_waitress, "daphne": parse_daphne}[kind]
+    return Launch(kind, argv, env, wrappers, server=parser(args))
 
 
 def _options(args, with_value: set[str]) -> dict[str, str]:
@@ -396,6 +465,30 @@ def _systemctl(argv: tuple[str, ...]) -> ServiceCommand | None:
     return ServiceCommand(action=words[0], units=tuple(words[1:]))
 
 
+SUPERVISORCTL_VALUE_OPTIONS = {"-c", "--configuration", "-s", "--serverurl", "-u", "--username",
+                               "-p", "--password", "-r", "--history_file"}
+
+
+def _supervisorctl(argv: tuple[str, ...]) -> SupervisorctlCommand | None:
+    """supervisor/options.py ClientOptions: -c/-s/-u/-p/-r take a value; the first other word is
+    the action, the rest its names (supervisorctl.py do_start … split them on whitespace)."""
+    words: list[str] = []
+    i = 1
+    while i < len(argv):
+        word = argv[i]
+        if not words and word in SUPERVISORCTL_VALUE_OPTIONS:
+            i += 2
+            continue
+        if not words and word.startswith("-"):
+            i += 1
+            continue
+        words.extend(word.split())
+        i += 1
+    if not words:
+        return None
+    return SupervisorctlCommand(action=words[0], names=tuple(words[1:]))
+
+
 def _kill(tool: str, argv: tuple[str, ...]) -> KillCommand | None:
     args = argv[1:]
     if tool == "fuser":
@@ -451,17 +544,24 @@ def _http(tool: str, argv: tuple[str, ...]) -> HttpRequest | None:
                      "--connect-timeout", "--retry", "--retry-delay", "-A", "-e", "-T", "-F",
                      "--output", "--header", "--request", "--write-out", "--user", "--tries", "-t",
                      "--timeout", "-T", "--retry-max-time", "--data-raw", "--data-binary",
-                     "--cacert", "--cert", "--resolve", "--output-document", "-U", "-b", "-c"}
+                     "--cacert", "--cert", "--resolve", "--output-document", "-U", "-b", "-c",
+                     "--unix-socket", "--abstract-unix-socket"}
+    socket = None
+    url = None
     i = 1
     while i < len(argv):
         word = argv[i]
+        if tool == "curl" and word == "--unix-socket" and i + 1 < len(argv):
+            socket = argv[i + 1]
+        elif tool == "curl" and word.startswith("--unix-socket="):
+            socket = word.split("=", 1)[1]
         if word.startswith("-"):
             if word in value_options:
                 i += 1
-        elif "://" in word or word.startswith(("localhost", "127.", "0.0.0.0", "[::1]")):
-            return HttpRequest(tool, word)
+        elif url is None and ("://" in word or word.startswith(("localhost", "127.", "0.0.0.0", "[::1]"))):
+            url = word
         i += 1
-    return None
+    return HttpRequest(tool, url, socket) if url is not None else None
 
 
 def _copy(tool: str, argv: tuple[str, ...]) -> CopyCommand | None:

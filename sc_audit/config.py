@@ -28,6 +28,7 @@ class Config:
     per_file_ignores: dict[str, tuple[str, ...]] = field(default_factory=dict)  # glob -> codes
     fail_on: str = "warning"  # lowest severity that makes the exit code 1
     exclude: tuple[str, ...] = ()  # glob patterns of paths not to read
+    respect_gitignore: bool = True  # what the repository's .gitignore files ignore is not read
     host_memory_mib: int | None = None  # [host] memory; None: unknown
     host_cpus: int | None = None
     worker_memory_mib: int = 200
@@ -91,7 +92,7 @@ def load(root: Path) -> Config:
 
 
 KEYS = {"select", "ignore", "extend-select", "per-file-ignores", "severity", "fail-on", "exclude", "host",
-        "worker-memory"}
+        "worker-memory", "respect-gitignore"}
 HOST_KEYS = {"memory", "cpus"}
 
 
@@ -111,6 +112,10 @@ def from_table(table: dict, path: Path) -> Config:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise error(key, "`exclude` must be a list of glob patterns")
             config.exclude = tuple(value)
+        elif key == "respect-gitignore":
+            if not isinstance(value, bool):
+                raise error(key, f"`respect-gitignore` must be true or false, not {value!r}")
+            config.respect_gitignore = value
         elif key == "fail-on":
             if value not in SEVERITIES:
                 raise error(key, f"`fail-on` must be one of {', '.join(SEVERITIES)}, not {value!r}")
@@ -121,6 +126,7 @@ def from_table(table: dict, path: Path) -> Config:
             for code, severity in value.items():
                 if not CODE.match(code) or severity not in SEVERITIES:
                     raise error(code, f"bad severity override {code} = {severity!r}")
+                _codes([code], lambda m: error(code, m))
             config.severity = dict(value)
         elif key == "per-file-ignores":
             if not isinstance(value, dict):
@@ -147,9 +153,32 @@ def from_table(table: dict, path: Path) -> Config:
 def _codes(value, error) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and CODE.match(v.upper()) for v in value):
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise error(f"expected a list of rule codes or prefixes like \"SC5\", got {value!r}")
-    return tuple(v.upper() for v in value)
+    try:
+        return tuple(selector(v) for v in value)
+    except ValueError as problem:
+        raise error(str(problem)) from None
+
+
+def selector(value: str) -> str:
+    """A rule code or prefix as given (`sc5`, `SC501`) or a rule's name (`kill-misses-process`),
+    as the code or prefix it means. ValueError when it selects no rule: a typo must not turn a
+    gate green by selecting nothing."""
+    from . import catalog
+
+    rules = catalog.load()
+    text = value.strip()
+    by_name = {rule.name: code for code, rule in rules.items()}
+    if text.lower() in by_name:
+        return by_name[text.lower()]
+    code = text.upper()
+    if not CODE.match(code):
+        raise ValueError(f"`{text}` is none of sc-audit's rule codes or prefixes (like \"SC5\") nor a rule "
+                         "name (`sc-audit rules` lists them)")
+    if not any(known.startswith(code) for known in rules):
+        raise ValueError(f"`{text}` matches no rule (`sc-audit rules` lists them)")
+    return code
 
 
 def _mib(value, error) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -56,10 +57,16 @@ class Discovery:
             self.skipped.append(Skipped(rel, reason))
 
 
-def discover(root: Path, exclude: tuple[str, ...] = ()) -> Discovery:
+def discover(root: Path, exclude: tuple[str, ...] = (), respect_gitignore: bool = False) -> Discovery:
+    """`respect_gitignore`: what the repository's .gitignore files ignore is not read (see gitignore.py)."""
     root = root.resolve()
     result = Discovery(root=root)
-    for rel in _walk(root, exclude, result):
+    ignore = None
+    if respect_gitignore:
+        from .gitignore import GitIgnore
+
+        ignore = GitIgnore()
+    for rel in _walk(root, exclude, result, ignore):
         kind = kind_by_name(rel)
         if kind is None and not _maybe_by_content(rel):
             continue
@@ -74,8 +81,9 @@ def discover(root: Path, exclude: tuple[str, ...] = ()) -> Discovery:
     return result
 
 
-def _walk(root: Path, exclude: tuple[str, ...], result: Discovery):
-    """Yield file paths relative to root, sorted, never leaving the root."""
+def _walk(root: Path, exclude: tuple[str, ...], result: Discovery, ignore=None):
+    """Yield file paths relative to root, sorted, never leaving the root. An ignored file (`ignore`,
+    .gitignore) is in `all_paths` (it is on disk) but not yielded; an ignored directory is not walked."""
     count = 0
     stack = [""]
     while stack:
@@ -88,6 +96,8 @@ def _walk(root: Path, exclude: tuple[str, ...], result: Discovery):
             result.skip(rel_dir or ".", f"unreadable: {error.strerror}")
             continue
         subdirs = []
+        if ignore is not None:
+            _read_gitignore(root, rel_dir, entries, ignore)
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             if _excluded(rel, exclude):
@@ -108,10 +118,13 @@ def _walk(root: Path, exclude: tuple[str, ...], result: Discovery):
                     if target.is_dir():
                         continue  # linked directories are not walked: no loops, no double counting
                 if entry.is_dir(follow_symlinks=False):
-                    if entry.name not in SKIP_DIRS:
+                    if entry.name not in SKIP_DIRS and not (ignore is not None and ignore.ignored(rel, True)):
                         subdirs.append(rel)
                     continue
             except OSError:
+                continue
+            if ignore is not None and ignore.ignored(rel, False):
+                result.all_paths.add(rel)
                 continue
             count += 1
             if count > MAX_FILES:
@@ -121,6 +134,19 @@ def _walk(root: Path, exclude: tuple[str, ...], result: Discovery):
             result.all_paths.add(rel)
             yield rel
         stack.extend(reversed(subdirs))
+
+
+def _read_gitignore(root: Path, rel_dir: str, entries, ignore) -> None:
+    from .gitignore import MAX_GITIGNORE_BYTES
+
+    for entry in entries:
+        if entry.name == ".gitignore":
+            try:
+                if entry.is_file(follow_symlinks=False) and entry.stat().st_size <= MAX_GITIGNORE_BYTES:
+                    ignore.read(rel_dir, Path(entry.path).read_text(encoding="utf-8", errors="replace"))
+            except OSError:
+                pass
+            return
 
 
 def _valid_name(name: str) -> bool:
@@ -189,18 +215,49 @@ def kind_by_name(rel: str) -> str | None:
         return kinds.PM2
     if lower.startswith("gunicorn") and lower.endswith(".py"):
         return kinds.GUNICORN_CONFIG
+    return container_kind_by_name(name)
+
+
+def container_kind_by_name(name: str) -> str | None:
+    """Dockerfiles (`Dockerfile`, `Dockerfile.prod`, `api.Dockerfile`, `Containerfile`), Compose
+    files by Compose's own names (`compose.yaml`, `docker-compose.yml`, their overrides and
+    `docker-compose.prod.yml`-style variants), `.env` and `.dockerignore`."""
+    lower = name.lower()
+    if lower.startswith(("dockerfile", "containerfile")) and not lower.endswith((".md", ".txt", ".j2", ".tpl")) \
+            or lower.endswith(".dockerfile"):
+        return kinds.DOCKERFILE
+    if lower.endswith((".yml", ".yaml")) and lower.startswith(("docker-compose", "compose.", "compose-")):
+        return kinds.COMPOSE
+    if name in (".env", ".dockerignore"):
+        return kinds.DOTFILE
     return None
+
+
+TEMPLATE_SUFFIXES = (".template", ".tpl", ".tmpl", ".j2", ".jinja", ".jinja2")
+SITE_DIRS = ("sites-available", "sites-enabled", "conf.d")
+
+
+def _untemplated(name: str) -> str:
+    """`default.conf.template` -> `default.conf`: the name the file has once rendered."""
+    lower = name.lower()
+    for suffix in TEMPLATE_SUFFIXES:
+        if lower.endswith(suffix) and len(lower) > len(suffix):
+            return lower[: -len(suffix)]
+    return lower
 
 
 def _maybe_by_content(rel: str) -> bool:
     """Whether a file's content is worth a look (the name alone did not decide)."""
     path = PurePosixPath(rel)
     lower = path.name.lower()
-    if lower.endswith((".conf", ".json", ".yml", ".yaml", ".py", ".js", ".cjs")):
+    if lower.endswith((".conf", ".ini", ".json", ".yml", ".yaml", ".py", ".js", ".cjs")):
         return True
-    if "sites-available" in path.parts or "sites-enabled" in path.parts or "conf.d" in path.parts:
+    if any(part in SITE_DIRS for part in path.parts):
         return True
-    return "." not in path.name  # an extensionless script with a shebang
+    rendered = _untemplated(path.name)
+    if rendered != lower and (rendered.endswith((".conf", ".ini")) or "." not in rendered):
+        return True  # `default.conf.template`, `nginx.conf.j2`, `site.tpl`
+    return "." not in path.name  # an extensionless script with a shebang, a Debian-style site
 
 
 def kind_by_content(rel: str, text: str) -> str | None:
@@ -210,6 +267,8 @@ def kind_by_content(rel: str, text: str) -> str | None:
         if lower in APP_MODULE_NAMES or any(marker in text for marker in APP_MARKERS + ROUTE_MARKERS):
             return kinds.PYTHON_APP if _creates_app(text) else None
         return None
+    if lower.endswith((".yml", ".yaml")) and looks_like_compose(text):
+        return kinds.COMPOSE
     if lower.endswith((".json", ".yml", ".yaml", ".js", ".cjs")):
         from .parsers import pm2
 
@@ -219,12 +278,55 @@ def kind_by_content(rel: str, text: str) -> str | None:
         if interpreter and (interpreter[0] in SHELL_SHEBANGS or
                             (interpreter[0] == "env" and len(interpreter) > 1 and interpreter[1] in SHELL_SHEBANGS)):
             return kinds.SHELL
-    if lower.endswith(".conf") or "sites-available" in path.parts or "sites-enabled" in path.parts \
-            or "conf.d" in path.parts or lower == "nginx.conf":
-        from .parsers import nginx
+    return _config_kind(path, text)
 
-        return kinds.NGINX if nginx.looks_like_nginx(text) else None
-    return None
+
+def _config_kind(path: PurePosixPath, text: str) -> str | None:
+    """A supervisord or Nginx file, by a cheap look at (at most) its first 64 KiB.
+
+    Supervisord: a `[program:x]`, `[group:x]` or `[supervisord]` header, in a `*.conf`, `*.ini`,
+    an extensionless file or a template of one. Nginx: a `*.conf`, a file in `sites-available`,
+    `sites-enabled` or `conf.d`, or a template of one, holding Nginx statements; an extensionless
+    file elsewhere (`deploy/nginx/myapp`) only when it also opens a `server {` or `upstream {`
+    block. A Jinja template (`{{ }}`, `{% %}`) of an Nginx file stays out: it is not what Nginx
+    reads, and no value of it could be known; an envsubst template (`${VAR}`) is read, its
+    placeholders Unknown.
+    """
+    from .parsers import nginx, supervisor
+
+    rendered = _untemplated(path.name)
+    templated = rendered != path.name.lower()
+    extensionless = "." not in rendered
+    in_site_dir = any(part in SITE_DIRS for part in path.parts)
+    if (rendered.endswith((".conf", ".ini")) or extensionless or in_site_dir) and \
+            supervisor.looks_like_supervisor(text):
+        return kinds.SUPERVISOR
+    if not (rendered.endswith(".conf") or in_site_dir or extensionless):
+        return None
+    if templated and ("{{" in text[: supervisor.SNIFF_BYTES] or "{%" in text[: supervisor.SNIFF_BYTES]):
+        return None
+    if not nginx.looks_like_nginx(text):
+        return None
+    if extensionless and not in_site_dir and not _opens_server_block(text):
+        return None
+    return kinds.NGINX
+
+
+_SERVER_BLOCK = re.compile(r"^[ \t]*(?:server|upstream[ \t]+[\w.-]+)[ \t]*\{", re.M)
+
+
+def _opens_server_block(text: str) -> bool:
+    return _SERVER_BLOCK.search(text[:65536]) is not None
+
+
+COMPOSE_SERVICES = re.compile(r"^services:[ \t]*(#.*)?$", re.M)
+COMPOSE_SERVICE_FIELD = re.compile(r"^[ \t]+(image|build):", re.M)
+
+
+def looks_like_compose(text: str) -> bool:
+    """A YAML file with a top-level `services:` whose entries have an `image` or `build`: a Compose
+    file under another name (`prod.yml`, passed with `docker compose -f`)."""
+    return COMPOSE_SERVICES.search(text) is not None and COMPOSE_SERVICE_FIELD.search(text) is not None
 
 
 def _creates_app(text: str) -> bool:

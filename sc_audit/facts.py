@@ -394,8 +394,85 @@ class SystemdUnitFacts:
 
 
 @dataclass(slots=True)
+class SupervisorProgram:
+    """One `[program:NAME]` section of a supervisord file, with every value supervisord would use.
+
+    `settings` holds each option's effective value (supervisor's default where unset) as a Located
+    whose span is the option's value, or the section header for a default. A value that holds a
+    `%(...)s` expansion we cannot know is Unknown. `command` is the command line split as
+    supervisord splits it (shlex), its words `dynamic` where an expansion is unknown.
+    """
+
+    name: str  # the program: [program:NAME]
+    span: Span  # the `[program:NAME]` header
+    process_name: str = ""  # `process_name` expanded (one record per process when numprocs > 1)
+    group: str = ""  # the group supervisorctl knows it by: a [group:G] that lists it, else its name
+    command: ShellCommand | None = None  # what supervisord execs (the last command of a `bash -c` string)
+    commands: list[ShellCommand] = field(default_factory=list)  # the argv, then a `bash -c` string's commands
+    settings: dict[str, Located] = field(default_factory=dict)  # by option name, effective
+    given: frozenset[str] = frozenset()  # options written in the file (the rest are defaults)
+    environment: dict[str, Located] = field(default_factory=dict)  # `environment=` KEY="val",…
+
+    def value(self, option: str, default: object = None) -> object:
+        located = self.settings.get(option)
+        return located.value if located is not None else default
+
+
+@dataclass(slots=True)
+class SupervisorFacts:
+    path: str
+    programs: list[SupervisorProgram] = field(default_factory=list)
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # [group:G] programs=a,b
+    includes: list[Located] = field(default_factory=list)  # [include] files= patterns
+    errors: list[ParseError] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class ProcfileFacts:
     path: str
     # process type ("web") -> commands of that line (context kind "procfile")
     processes: dict[str, list[ShellCommand]] = field(default_factory=dict)
+    errors: list[ParseError] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- containers
+
+
+@dataclass(frozen=True, slots=True)
+class DockerInstruction:
+    """One Dockerfile instruction as BuildKit's parser reads it (continuations joined, heredocs kept)."""
+
+    cmd: str  # upper case: "FROM", "COPY", "CMD", …
+    value: tuple[str, ...]  # the arguments (exec form: the JSON list; shell form: one string)
+    json: bool  # exec form (a JSON array)
+    flags: tuple[str, ...]  # "--from=build", "--chown=app", "--interval=5s"
+    span: Span  # its lines
+    heredocs: tuple[tuple[str, str], ...] = ()  # (name, content)
+
+
+@dataclass(slots=True)
+class DockerfileFacts:
+    path: str
+    instructions: list[DockerInstruction] = field(default_factory=list)
+    errors: list[ParseError] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ComposeFacts:
+    """A Compose file, composed (never constructed): mappings are dicts, sequences lists, every
+    scalar a `Located` holding its text as written (YAML 1.2 reads `22:22` as a string, as Compose
+    does), merge keys (`<<: *x`) applied. Interpolation waits for the model (it needs `.env`)."""
+
+    path: str
+    root: dict = field(default_factory=dict)
+    errors: list[ParseError] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class DotFileFacts:
+    """`.env` (VAR=value lines, for Compose interpolation) or `.dockerignore` (patterns)."""
+
+    path: str
+    values: dict[str, Located] = field(default_factory=dict)  # .env
+    patterns: list[str] = field(default_factory=list)  # .dockerignore, in order
     errors: list[ParseError] = field(default_factory=list)

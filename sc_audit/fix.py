@@ -79,9 +79,11 @@ class NotFixed(Exception):
     """Raised by a fixer with the reason it leaves a finding alone."""
 
 
-def apply_fixes(report, write: bool, log=None) -> str:
+def apply_fixes(report, write: bool, log=None, applied: list | None = None) -> str:
     """Fix what can be proven safe. Returns a unified diff of every change (paths a/…, b/…);
-    writes the files only when `write`. What was fixed, and what not and why, goes to `log`."""
+    writes the files only when `write`. What was fixed, and what not and why, goes to `log`;
+    with `applied`, the changes made (or that would be) are appended to it instead of logged, for
+    the caller to say which of them removed their finding."""
     log = log if log is not None else sys.stderr
     sources = {f.path: f for f in report.files}
     changes: list[Change] = []
@@ -117,6 +119,9 @@ def apply_fixes(report, write: bool, log=None) -> str:
                       file=log)
             continue
         patches.append(_unified_diff(path, src.text, new_text))
+        if applied is not None:
+            applied.extend(file_changes)
+            continue
         for change in file_changes:
             verb = "fixed" if write else "would fix"
             print(f"sc-audit: {verb} {change.rule} {change.finding.path}:{change.finding.line}: {change.note}",

@@ -138,6 +138,8 @@ def _process(b: _Builder, process, endpoint_ids: dict) -> None:
         spans.append(Span(process.config_path, 1, end_line=WHOLE_FILE))
     if process.manager == "systemd":
         spans.append(Span(process.span.path, 1, end_line=WHOLE_FILE))
+    if process.supervisor is not None:  # the [program:x] header and every option of it
+        spans += [process.supervisor.span, *(located.span for located in process.supervisor.settings.values())]
     node = b.node(("process", process.manager, process.name, process.span), "process",
                   f"{process.name} ({process.manager})", process.name, spans)
     for bound, _ in process.binds:
@@ -188,7 +190,7 @@ def _install_map(b: _Builder) -> None:
                       f"{installed.kind} {installed.name} ⇐ {path} ({installed.span.path}:{installed.span.line})",
                       f"{installed.kind}_{installed.name}_{path}", [installed.span])
         for process in b.model.processes:
-            if process.manager == "systemd" and process.span.path == path:
+            if process.manager in ("systemd", "supervisor") and process.span.path == path:
                 b.edge(node, _process_id(b, process), "installed as")
 
 
@@ -203,7 +205,7 @@ def _steps(b: _Builder, finding_spans: set) -> None:
         for kill in kills_by_span.get(span, ()):
             edges += _kill_edges(b.model, kill)
         action = "start" if isinstance(step.meaning, cmd.Launch) else getattr(step.meaning, "action", "")
-        edges += [(p, action, False) for p in restarted(b.model, step)]
+        edges += [(p, action, False) for p in restarted(b.model, step) if p.manager != "container"]  # not drawn yet
         checks = isinstance(step.meaning, cmd.HttpRequest)
         if checks:
             parsed = parse_url(step.meaning.url)

@@ -53,6 +53,18 @@ def _dispatch(src: SourceFile, read_include):
     if kind == kinds.APPSPEC:
         from .parsers import appspec
         return appspec.parse(src)
+    if kind == kinds.SUPERVISOR:
+        from .parsers import supervisor
+        return supervisor.parse(src)
+    if kind == kinds.DOCKERFILE:
+        from .parsers import dockerfile
+        return dockerfile.parse(src)
+    if kind == kinds.COMPOSE:
+        from .parsers import compose
+        return compose.parse(src)
+    if kind == kinds.DOTFILE:
+        from .parsers import dotfiles
+        return dotfiles.parse(src)
     raise ValueError(f"no parser for kind {kind!r}")
 
 

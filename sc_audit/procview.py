@@ -105,6 +105,8 @@ def compile_pattern(pattern: str, exact: bool = False, ignore_case: bool = False
 
 def kill_matches(kill: cmd.KillCommand, view: View) -> bool | None:
     """Whether pkill/pgrep/killall would select a process shown as `view`. None: cannot tell."""
+    if kill.tool == "ps":
+        return ps_line_matches(kill, view)
     if kill.pattern is None:
         return None
     if kill.tool == "killall":
@@ -129,5 +131,99 @@ def _killall_matches(name: str, view: View) -> bool | None:
 
 def pattern_matches_text(kill: cmd.KillCommand, text: str) -> bool:
     """Whether a -f pattern matches an arbitrary command line (a shell's own)."""
+    if kill.tool == "ps":
+        return ps_line_matches(kill, View(text, text[:COMM_LENGTH], "main", "plain", 0, text)) is True
     regex = compile_pattern(kill.pattern or "", kill.exact, kill.ignore_case)
     return regex is not None and regex.search(text) is not None
+
+
+# ---------------------------------------------------------------------------- ps | grep
+
+# What `ps` prints before the command column, for two made-up processes (user, PID, usage, TTY,
+# state, times are not known statically): a grep must decide the same for every guess, else we
+# cannot tell. `ps aux` and `ps -ef` (user first), `ps ax`/`-eo pid,args` (PID first).
+PS_PREFIXES = {
+    "user": ("root        1234  0.0  0.1 123456  7890 ?        Ss   10:00   0:01 ",
+             "www-data   98765  1.2  3.4 654321 43210 pts/0    Sl+  Dec01  12:34 ",
+             "ubuntu     98765   98700  2 Dec01 pts/0    00:12:34 "),
+    "pid": ("   1234 ?        Ss     0:01 ", "  98765 pts/0    Sl+   12:34 "),
+}
+
+
+def ps_line_matches(kill: cmd.KillCommand, view: View) -> bool | None:
+    """Whether `ps … | grep …` keeps the line of a process shown as `view` (every grep in turn,
+    `-v` ones dropping what they match). procps-ng writes the whole command line into a pipe
+    (no cut at the terminal width unless COLUMNS is set; tests/live). None: cannot tell."""
+    text = view.cmdline if kill.ps_column == "args" else view.comm
+    results = set()
+    for prefix in PS_PREFIXES.get(kill.ps_format, ("",)):
+        line = prefix + text
+        kept: bool | None = True
+        for grep in kill.filters:
+            found = grep_selects(grep, line)
+            if found is None:
+                kept = None
+                break
+            if not found:
+                kept = False
+                break
+        results.add(kept)
+    return results.pop() if len(results) == 1 else None
+
+
+def grep_selects(grep, line: str) -> bool | None:
+    """Whether one grep keeps `line` (with -v: keeps it when the pattern does not match)."""
+    regex = compile_pattern(grep_to_extended(grep.pattern, grep.flavor), grep.line, grep.ignore_case)
+    if regex is None:
+        return None
+    matched = regex.search(line) is not None
+    if grep.word and matched:
+        return None  # -w: the match must stand between non-word characters; not modelled
+    return matched != grep.invert
+
+
+ERE_SPECIAL = set(".[]()*+?{}|^$\\")
+
+
+def grep_to_extended(pattern: str, flavor: str) -> str:
+    """A grep pattern as a POSIX extended regex (what compile_pattern reads).
+
+    Basic (grep's default, GNU): `\\( \\) \\{ \\} \\| \\+ \\?` are the operators and the bare
+    characters are literal; `\\<`/`\\>` word edges become `\\b`. Fixed (-F): every character literal.
+    """
+    if flavor == "fixed":
+        return "".join("\\" + c if c in ERE_SPECIAL else c for c in pattern)
+    if flavor != "basic":
+        return pattern
+    out = []
+    i = 0
+    in_bracket = False
+    while i < len(pattern):
+        c = pattern[i]
+        if in_bracket:
+            out.append(c)
+            if c == "]" and not (out[-2:-1] == ["["] or out[-3:-1] == ["[", "^"]):
+                in_bracket = False
+            i += 1
+            continue
+        if c == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            if nxt in "(){}|+?":
+                out.append(nxt)
+            elif nxt in "<>":
+                out.append("\\b")
+            else:
+                out.append(c + nxt)
+            i += 2
+            continue
+        if c == "[":
+            in_bracket = True
+            out.append(c)
+        elif c in "(){}|+?":
+            out.append("\\" + c)
+        elif c == "*" and (not out or out[-1] in ("^", "(")):
+            out.append("\\*")  # a leading `*` is literal in a BRE
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)

@@ -16,8 +16,13 @@ WORKFLOW = "workflow"
 SYSTEMD = "systemd"
 PROCFILE = "procfile"
 APPSPEC = "appspec"  # AWS CodeDeploy appspec.yml
+SUPERVISOR = "supervisor"  # supervisord `[program:x]` files
+DOCKERFILE = "dockerfile"
+COMPOSE = "compose"
+DOTFILE = "dotfile"  # `.env` (Compose interpolation) and `.dockerignore`
 
-KINDS = (PYTHON_APP, GUNICORN_CONFIG, PM2, NGINX, SHELL, WORKFLOW, SYSTEMD, PROCFILE, APPSPEC)
+KINDS = (PYTHON_APP, GUNICORN_CONFIG, PM2, NGINX, SHELL, WORKFLOW, SYSTEMD, PROCFILE, APPSPEC, SUPERVISOR, DOCKERFILE,
+         COMPOSE, DOTFILE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,12 +85,14 @@ def comments_of(path: str, kind: str, text: str) -> list[Comment]:
     lower = path.lower()
     if kind in (kinds.PYTHON_APP, kinds.GUNICORN_CONFIG) or lower.endswith(".py"):
         return python_comments(text)
-    if kind in (kinds.SHELL, kinds.PROCFILE):
+    if kind in (kinds.SHELL, kinds.PROCFILE, kinds.DOCKERFILE, kinds.DOTFILE):
         return hash_comments(text, shell=True)
     if kind == kinds.NGINX:
         return hash_comments(text, shell=False)
     if kind == kinds.SYSTEMD:
         return line_comments(text)
+    if kind == kinds.SUPERVISOR:
+        return ini_comments(text)
     if kind == kinds.WORKFLOW or lower.endswith((".yml", ".yaml")):
         return yaml_comments(text)
     if kind == kinds.PM2 and lower.endswith((".js", ".cjs", ".mjs")):
@@ -293,6 +295,22 @@ def line_comments(text: str) -> list[Comment]:
         stripped = line.lstrip()
         if stripped.startswith(("#", ";")):
             comments.append(Comment(number, len(line) - len(stripped) + 1, stripped, True))
+    return comments
+
+
+def ini_comments(text: str) -> list[Comment]:
+    """supervisord (Python's configparser with inline_comment_prefixes `;`/`#`): whole-line comments,
+    and a `;` or `#` after whitespace ends a value."""
+    comments = []
+    for number, line in enumerate(text.split("\n"), 1):
+        stripped = line.lstrip()
+        if stripped.startswith(("#", ";")):
+            comments.append(Comment(number, len(line) - len(stripped) + 1, stripped, True))
+            continue
+        match = re.search(r"\s[;#]", line)
+        if match is not None:
+            start = match.start() + 1
+            comments.append(Comment(number, start + 1, line[start:], False))
     return comments
 
 

@@ -26,10 +26,10 @@ def write_repo(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def run_cli(*args, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
+def run_cli(*args, env: dict | None = None, cwd=None, input: str | None = None) -> subprocess.CompletedProcess:
     """`python -m sc_audit ARGS` as a user runs it: a subprocess, its own exit code and output."""
     return subprocess.run([sys.executable, "-m", "sc_audit", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=120)
+                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=120, input=input)
 
 
 def copy_plan(tmp_path) -> Path:

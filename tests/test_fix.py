@@ -70,6 +70,23 @@ def test_fix_removes_what_it_proves_and_leaves_the_rest(plan_runs):
     assert len(messages) == 2 and not any(".route(" in m for m in messages)
     assert "the deploy still does not check it" in result.stderr
     assert "not fixed: SC602 .github/workflows/auto-deploy.yml:80" in result.stderr
+    # the route is added but SC602 at the script stays: that is not called "fixed"
+    assert "changed, not fixed: SC602 fix-502-complete.sh:21" in result.stderr
+    assert "sc-audit: fixed SC602" not in result.stderr
+    assert "sc-audit: fixed SC101 gunicorn.conf.py:13" in result.stderr
+
+
+def test_fix_says_how_many_it_fixed_and_how_many_remain(plan):
+    result = run("check", str(plan), "--fix", "--format", "concise")
+    remaining = len(codes_at(audit(PLAN))) - len(PLAN_FIXED)
+    assert f"{len(PLAN_FIXED)} fixed, {remaining} remaining" in result.stdout.splitlines()[-1]
+
+
+def test_fix_with_diff_changes_nothing_and_fails_when_there_is_a_diff(plan):
+    before = snapshot(plan)
+    result = run("check", str(plan), "--fix", "--diff")
+    assert result.returncode == 1 and result.stdout.startswith("--- a/")
+    assert snapshot(plan) == before
 
 
 def test_fix_edits_exactly_these_lines(plan_runs):
@@ -95,7 +112,7 @@ def test_second_fix_changes_nothing(plan_runs):
 
 def test_diff_changes_nothing_and_is_a_patch_that_applies(plan_runs, tmp_path):
     result = plan_runs["diff"]
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # ruff's --diff: 1 when it would change something
     assert plan_runs["after diff"] == plan_runs["before"]
     assert result.stdout.startswith("--- a/")
     assert "would fix SC101 gunicorn.conf.py:13" in result.stderr

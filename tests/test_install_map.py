@@ -253,6 +253,17 @@ def test_a_script_that_calls_both_starts_both(repo):
     assert finding.span.path in ("scripts/web.sh", "scripts/admin.sh") and len(finding.related) == 1
 
 
+def test_one_command_started_by_two_scripts_that_run_together_is_two_copies_not_itself(repo):
+    start = "#!/bin/bash\nnohup venv/bin/gunicorn -b 127.0.0.1:8000 app:app &\n"
+    report = repo({"start.sh": start, "restart.sh": start, "app.py": APP,
+                   ".github/workflows/deploy.yml": "on: push\njobs:\n  d:\n    runs-on: ubuntu-latest\n"
+                                                   "    steps:\n      - run: ./start.sh\n      - run: ./restart.sh\n"})
+    [finding] = [f for f in report.findings if f.rule == "SC301"]
+    assert "is started 2 times, at " in finding.message
+    assert "start.sh:2" in finding.message and "restart.sh:2" in finding.message
+    assert "2 processes" not in finding.message and "127.0.0.1:8000" in finding.message
+
+
 def test_a_called_script_that_stops_before_it_starts_replaces(repo):
     report = repo({
         "deploy.sh": "#!/bin/bash\nnohup venv/bin/gunicorn -b 127.0.0.1:8000 app:app &\nbash restart.sh\n",

@@ -52,8 +52,8 @@ def test_manifest_is_valid_for_pre_commit():
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     entry = hook()
-    assert entry["entry"] == "sc-audit check" and entry["language"] == "python"
-    assert entry["pass_filenames"] is False and entry["require_serial"] is True
+    assert entry["entry"] == "sc-audit check --changed" and entry["language"] == "python"
+    assert entry["pass_filenames"] is True and entry["require_serial"] is True
 
 
 def test_files_pattern_covers_every_input_sc_audit_reads(tmp_path):
@@ -127,3 +127,14 @@ def test_hook_skips_a_commit_that_touches_no_deployment_file(tmp_path, hook_conf
     result = run_hook("plan", tmp_path, hook_config, pre_commit_home, "--files", "README.md")
     assert result.returncode == 0, result.stdout + result.stderr
     assert hook_status(result.stdout) == "Skipped"
+
+
+def test_hook_reports_what_a_change_to_one_file_breaks(tmp_path, hook_config, pre_commit_home):
+    """Only app.py changed: the finding it causes (gunicorn.conf.py's target) is reported, the
+    unrelated ones (the workflow's pkill) are not."""
+    result = run_hook("plan", tmp_path, hook_config, pre_commit_home, "--files", "app.py")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "gunicorn.conf.py:13:1" in result.stdout and "SC101" in result.stdout
+    assert "auto-deploy.yml" not in result.stdout
+    unrelated = run_hook("plan", tmp_path / "again", hook_config, pre_commit_home, "--files", "analysis.py")
+    assert unrelated.returncode == 0, unrelated.stdout + unrelated.stderr

@@ -21,6 +21,6 @@ def check(code: str):
 
 def load_all() -> dict[str, Callable]:
     # registration happens on import
-    from . import capacity, deploys, health, inputs, kills, managers, ports, rollout, suppressions, wsgi  # noqa: F401
+    from . import capacity, containers, deploys, health, inputs, kills, managers, ports, rollout, suppressions, wsgi  # noqa: F401
 
     return CHECKS

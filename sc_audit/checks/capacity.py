@@ -13,7 +13,8 @@ from .ports import serves
 DEFAULT_GUNICORN_TIMEOUT = 30  # gunicorn/config.py Timeout.default
 # What a process without a memory limit is budgeted at, by runtime (MiB): a small Node or
 # Python web process at rest. Gunicorn is counted per worker with `worker-memory` instead.
-RUNTIME_MEMORY_MIB = {"node": 100, "npm": 120, "python": 120, "flask": 120, "uvicorn": 150, "other": 100}
+RUNTIME_MEMORY_MIB = {"node": 100, "npm": 120, "python": 120, "flask": 120, "uvicorn": 150, "hypercorn": 150,
+                      "daphne": 150, "waitress": 120, "other": 100}
 
 
 def evaluate_formula(tree: tuple | None, cpus: int) -> int | None:
@@ -178,6 +179,33 @@ def proxy_timeout_short(model, config, found):
         yield Finding("SC403", f"Nginx waits {proxy.read_timeout:g} s ({origin}) for `{proxy.location}`, but "
                       f"Gunicorn `{process.name}` lets a request run {timeout} s: a request slower than "
                       f"{proxy.read_timeout:g} s gets 504 Gateway Timeout while the worker keeps working on it. "
+                      f"Set `proxy_read_timeout {timeout + 10}s;` in this location (or make the work "
+                      "asynchronous).", proxy.read_timeout_span or proxy.span, related)
+    yield from _container_timeouts(model)
+
+
+def _container_timeouts(model):
+    """SC403 between an Nginx container and the Gunicorn of the service it proxies to."""
+    from ..model.containers import proxied_containers
+
+    seen = set()
+    for proxy, _, target, port in proxied_containers(model):
+        process = target.process
+        if process is None or process.launch is None or process.launch.gunicorn is None or \
+                (proxy.span, id(target)) in seen or not any(e.port == port for e, _ in process.binds):
+            continue
+        seen.add((proxy.span, id(target)))
+        if process.cwd is None and "timeout" not in process.settings:
+            continue  # a config in the image (unknown) may set it
+        timeout = _sync_timeout(process)
+        if timeout is None or proxy.read_timeout >= timeout:
+            continue
+        setting = process.settings.get("timeout")
+        origin = "Nginx's default" if proxy.read_timeout_span is None else "proxy_read_timeout"
+        related = (Related(setting.span, f"Gunicorn allows {timeout} s here"),) if setting and setting.span else ()
+        yield Finding("SC403", f"Nginx waits {proxy.read_timeout:g} s ({origin}) for `{proxy.location}`, but "
+                      f"Gunicorn in the container `{target.name}` lets a request run {timeout} s: a request slower "
+                      f"than {proxy.read_timeout:g} s gets 504 Gateway Timeout while the worker keeps working on it. "
                       f"Set `proxy_read_timeout {timeout + 10}s;` in this location (or make the work "
                       "asynchronous).", proxy.read_timeout_span or proxy.span, related)
 

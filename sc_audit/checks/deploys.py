@@ -236,7 +236,8 @@ def updates_code(step) -> bool:
 def python_served(model, step) -> list:
     return [p for p in restarted(model, step)
             if p.wsgi is not None or (p.launch is not None and p.launch.program in ("gunicorn", "uvicorn", "python",
-                                                                                    "flask"))]
+                                                                                    "flask", "hypercorn", "waitress",
+                                                                                    "daphne"))]
 
 
 @check("SC506")

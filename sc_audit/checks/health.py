@@ -11,7 +11,7 @@ from ..model import find_module, restarted
 from ..model.routes import path_status, route_table, rule_regex
 from ..span import Unknown
 from . import check
-from .ports import health_requests, is_local, parse_url, serves
+from .ports import health_requests, is_local, request_target, serves
 
 
 def app_behind(model, process):
@@ -111,7 +111,7 @@ def _checked_by(model, step) -> list | None:
     """The processes a health request reaches; None when it goes somewhere we cannot follow."""
     if not isinstance(step.meaning, cmd.HttpRequest) or any(step.command.dynamic):
         return None
-    parsed = parse_url(step.meaning.url)
+    parsed = request_target(step.meaning)
     if parsed is None:
         return None
     endpoints, path = parsed
@@ -142,7 +142,7 @@ def service_unchecked(model, config, found):
         started: dict[int, tuple] = {}
         for step in steps:
             for process in restarted(model, step):
-                if process.binds:
+                if process.binds and process.manager != "container":  # a check of a published port is not followed yet
                     started.setdefault(id(process), (process, step))
         checked: set[int] = set()
         for step in steps:

@@ -37,7 +37,9 @@ class Kill:
 
 
 def kills(model):
-    """Every kill by pattern: `pkill`, `killall`, `pgrep … | xargs kill`, `kill $(pgrep …)`."""
+    """Every kill by pattern: `pkill`, `killall`, `pgrep … | xargs kill`, `kill $(pgrep …)`, and
+    `ps … | grep … | xargs kill` / `kill $(ps … | grep …)` (model/pipelines.py). Kills by port
+    (`fuser -k`) and by pidfile are exact: never here."""
     for step in model.steps:
         meaning = step.meaning
         argv = step.command.argv
@@ -49,12 +51,28 @@ def kills(model):
             if "kill" in feeds or (feeds and cmd.basename(feeds[0]) == "xargs" and "kill" in feeds):
                 if not _dynamic_pattern(step, meaning):
                     yield Kill(step, meaning, shlex.join(argv) + " | " + shlex.join(feeds))
+        elif isinstance(meaning, cmd.KillCommand) and meaning.tool == "ps":
+            yield Kill(step, meaning, _ps_text(model, step))
+            continue
         program, _, _ = cmd.strip_wrappers(argv)
         if program and cmd.basename(program[0]) == "kill":
             for inner in step.command.substitutions:
                 meaning = cmd.interpret(inner)
                 if isinstance(meaning, cmd.KillCommand) and meaning.tool == "pgrep" and meaning.pattern:
                     yield Kill(step, meaning, f"kill $({shlex.join(inner)})")
+
+
+def _ps_text(model, step) -> str:
+    """`ps aux | grep x | awk … | xargs kill` or `kill $(ps aux | grep x …)`, as written."""
+    if step.command.substitutions:
+        return " ".join(step.command.argv)  # the `$(…)` word is kept as written
+    steps = model.steps
+    index = next(i for i, s in enumerate(steps) if s is step)
+    chain = [step]
+    while index > 0 and len(chain) <= 16 and steps[index - 1].command.pipe_to == steps[index].command.argv:
+        chain.insert(0, steps[index - 1])
+        index -= 1
+    return " | ".join(shlex.join(s.command.argv) for s in chain)
 
 
 def _dynamic_pattern(step, meaning) -> bool:
@@ -75,6 +93,8 @@ def pattern_words(pattern: str) -> set[str]:
 def identities(process) -> set[str]:
     """Words that name a process: its program, script, WSGI module and target, its manager's name for it."""
     names = {process.name.lower(), process.name.lower().removesuffix(".service")}
+    if process.supervisor is not None:
+        names.update({process.supervisor.name.lower(), process.supervisor.group.lower()})
     launch = process.launch
     if launch is not None:
         names.add(launch.program)
@@ -173,7 +193,15 @@ def _manager_stop(process) -> str:
         return f"`pm2 stop {process.name}`"
     if process.manager == "systemd":
         return f"`systemctl stop {process.name}`"
+    if process.manager == "supervisor" and process.supervisor is not None:
+        return f"`supervisorctl stop {supervisor_namespec(process.supervisor)}`"
     return "run it under PM2 or systemd"
+
+
+def supervisor_namespec(program) -> str:
+    """The name supervisorctl knows one process by: `name`, or `group:process` (supervisor/options.py
+    make_namespec)."""
+    return program.group if program.group == program.process_name else f"{program.group}:{program.process_name}"
 
 
 @check("SC502")

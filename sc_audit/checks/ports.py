@@ -91,15 +91,38 @@ def port_collision(model, config, found):
     for bound in by_key.values():  # only binds on one port (or socket) can overlap
         for group in _colliding(model, bound[:MAX_BINDS_PER_PORT]):
             second, _, span_b = group[1]
-            sites = ", ".join(f"`{_who(p)}` ({_site(s or p.span)}, {e})" for p, e, s in group[:MAX_SITES_NAMED])
-            if len(group) > MAX_SITES_NAMED:
-                sites += f" and {len(group) - MAX_SITES_NAMED} more (see the related places)"
             related = tuple(Related(s or p.span, f"`{_who(p)}` binds {e} here") for p, e, s in group if p is not second)
-            yield Finding("SC301", f"{len(group)} processes that run at the same time bind one endpoint: {sites}. "
-                          "Whichever starts second fails with 'Address already in use' (Gunicorn retries, then "
-                          "exits) and its manager restarts it in a loop, while the first keeps answering — possibly "
-                          "with old code. Give each process its own port, or stop the old one before starting the new.",
-                          span_b or second.span, related)
+            yield Finding("SC301", _collision_message(group) + " Whichever starts second fails with 'Address already "
+                          "in use' (Gunicorn retries, then exits) and its manager restarts it in a loop, while the "
+                          "first keeps answering — possibly with old code. Give each process its own port, or stop "
+                          "the old one before starting the new.", span_b or second.span, related)
+
+
+def _collision_message(group: list) -> str:
+    """What collides, naming every start site. One command started at several places (two scripts
+    that each start it) is said as that: it is a second copy of it, not a process meeting itself."""
+    places: dict[str, list[str]] = {}
+    for process, endpoint, span in group:
+        places.setdefault(_who(process), []).append(f"{_site(span or process.span)}, {endpoint}")
+    named = 0
+    parts = []
+    for who, sites in places.items():
+        shown = sites[:max(MAX_SITES_NAMED - named, 1)]
+        named += len(shown)
+        if len(sites) == 1:
+            parts.append(f"`{who}` ({sites[0]})")
+        else:
+            parts.append(f"`{who}` started {len(sites)} times ({'; '.join(shown)}"
+                         f"{f'; and {len(sites) - len(shown)} more' if len(sites) > len(shown) else ''})")
+    if len(places) == 1:
+        who = next(iter(places))
+        sites = [_site(span or process.span) for process, _, span in group]
+        endpoints = sorted({str(endpoint) for _, endpoint, _ in group})
+        more = len(sites) - MAX_SITES_NAMED
+        return (f"`{who}` is started {len(sites)} times, at {', '.join(sites[:MAX_SITES_NAMED])}"
+                f"{f' and {more} more (see the related places)' if more > 0 else ''}, and the copies run at the "
+                f"same time on one endpoint ({', '.join(endpoints)}).")
+    return f"{len(group)} processes that run at the same time bind one endpoint: {', '.join(parts)}."
 
 
 MAX_SITES_NAMED = 20  # in the message; every one is a related place
@@ -138,9 +161,13 @@ def _site(span) -> str:
 
 
 def _who(process) -> str:
-    manager = {"pm2": "PM2 app", "systemd": "unit", "procfile": "Procfile process", "script": "background",
-               "implied": "Gunicorn (launcher not in the repository) reading"}[process.manager]
-    return f"{manager} {process.name}" if process.manager != "script" else " ".join(process.argv[:3])
+    manager = {"pm2": "PM2 app", "systemd": "unit", "supervisor": "supervisor program", "procfile": "Procfile process",
+               "script": "background", "implied": "Gunicorn (launcher not in the repository) reading",
+               }.get(process.manager, process.manager)
+    if process.manager != "script":
+        return f"{manager} {process.name}"
+    words = " ".join(process.argv[:6])
+    return words if len(words) <= 80 else words[:79] + "…"
 
 
 def _all_binds_known(model) -> bool:
@@ -148,7 +175,8 @@ def _all_binds_known(model) -> bool:
     for process in model.processes:
         if process.launch is None or not process.binds_known:
             return False
-        if not process.binds and process.launch.program in ("node", "npm", "python", "other", "uvicorn", "flask"):
+        if not process.binds and process.launch.program in ("node", "npm", "python", "other", "uvicorn", "flask",
+                                                            "hypercorn", "waitress", "daphne"):
             return False
     return bool(model.processes)
 
@@ -179,12 +207,23 @@ def health_requests(model):
     for step in model.steps:
         if not isinstance(step.meaning, cmd.HttpRequest) or any(step.command.dynamic):
             continue
-        parsed = parse_url(step.meaning.url)
+        parsed = request_target(step.meaning)
         if parsed is None:
             continue
         endpoints, path = parsed
         if endpoints and all(is_local(e) for e in endpoints):
             yield step, endpoints, path
+
+
+def request_target(request: cmd.HttpRequest) -> tuple[list[Endpoint], str] | None:
+    """(endpoints, path) a request connects to: `curl --unix-socket PATH URL` reaches the process
+    bound to PATH (curl then uses the URL only for the request path and the Host header)."""
+    parsed = parse_url(request.url)
+    if parsed is None:
+        return None
+    if request.unix_socket is not None:
+        return [Endpoint(socket=request.unix_socket)], parsed[1]
+    return parsed
 
 
 def parse_url(url: str) -> tuple[list[Endpoint], str] | None:
@@ -202,6 +241,7 @@ def parse_url(url: str) -> tuple[list[Endpoint], str] | None:
 
 @check("SC302")
 def upstream_unbound(model, config, found):
+    yield from _container_upstreams_unbound(model)
     if not _all_binds_known(model):
         return
     bound = ", ".join(sorted({str(e) for p in model.processes for e, _ in p.binds})) or "nothing"
@@ -220,6 +260,24 @@ def upstream_unbound(model, config, found):
             yield Finding("SC302", f"the deploy checks `{step.meaning.url}`, but no process of the deployment listens "
                           f"there (they bind {bound}): the check fails (or, with `|| true`, proves nothing). Check "
                           "the port the app binds.", step.command.span)
+
+
+def _container_upstreams_unbound(model):
+    """An Nginx container proxying to a service whose server (known binds, one server) listens on
+    other ports (model/containers.py: the service name resolves on the project's network)."""
+    from ..model.containers import proxied_containers
+
+    for proxy, nginx, target, port in proxied_containers(model):
+        process = target.process
+        if process is None or not process.binds_known or not process.binds or target.script is not None:
+            continue
+        if any(e.port == port for e, _ in process.binds):
+            continue
+        bound = ", ".join(sorted({str(e) for e, _ in process.binds}))
+        yield Finding("SC302", f"Nginx in the container `{nginx.name}` passes `{proxy.location}` to `{proxy.target}`, "
+                      f"but the server of `{target.name}` listens on {bound} in its container, not on port {port}: "
+                      "every request answers 502 Bad Gateway. Point proxy_pass at the port the app binds, or bind "
+                      "the app there.", proxy.span, (Related(process.span, f"`{target.name}` binds here"),))
 
 
 @check("SC303")

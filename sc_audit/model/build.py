@@ -6,6 +6,9 @@ from __future__ import annotations
 from .. import commands as cmd
 from ..facts import (
     AppspecFacts,
+    ComposeFacts,
+    DockerfileFacts,
+    DotFileFacts,
     GunicornConfigFacts,
     NginxFacts,
     ParseError,
@@ -13,12 +16,15 @@ from ..facts import (
     ProcfileFacts,
     PythonModuleFacts,
     ShellFacts,
+    SupervisorFacts,
     SystemdUnitFacts,
     WorkflowFacts,
 )
+from .containers import place_containers
 from .gunicorn import collect_targets, implied_processes, resolve_binds, resolve_gunicorn
 from .install import install_map, installed_names, working_directories
-from .processes import command_process, pm2_process, script_process, systemd_process, views
+from .processes import command_process, pm2_process, script_process, supervisor_process, systemd_process, views
+from .pipelines import read_pipeline_kills
 from .proxies import proxies_of
 from .records import Deployment, Step
 from .runs import build_runs
@@ -41,8 +47,18 @@ def build(facts_by_path: dict[str, object], root_paths: set[str]) -> Deployment:
             model.units[path] = facts
         elif isinstance(facts, AppspecFacts):
             model.appspecs[path] = facts
+        elif isinstance(facts, SupervisorFacts):
+            model.supervisor_files[path] = facts
         elif isinstance(facts, ShellFacts):
             model.shell_paths.add(path)
+            model.shell_facts[path] = facts
+        elif isinstance(facts, DockerfileFacts):
+            model.dockerfiles[path] = facts
+        elif isinstance(facts, ComposeFacts):
+            model.compose_files[path] = facts
+        elif isinstance(facts, DotFileFacts):
+            model.dotfiles[path] = facts
+    model.nginx_all = set(model.nginx_files)
     included = {p for f in model.nginx_files.values() for p in f.included_paths}
     for path in included:
         model.nginx_files.pop(path, None)
@@ -57,6 +73,7 @@ def build(facts_by_path: dict[str, object], root_paths: set[str]) -> Deployment:
                 for command in snippet_commands:
                     model.steps.append(Step(command, cmd.interpret(command.argv), "pm2"))
     _cap(model, model.steps, MAX_STEPS, "deploy commands", lambda step: step.command.span)
+    model.steps[:] = read_pipeline_kills(model.steps)
     _cap_kills(model)
     # the install map before any process: where the repository lands, under which names
     cwds = working_directories(model.steps)
@@ -69,6 +86,11 @@ def build(facts_by_path: dict[str, object], root_paths: set[str]) -> Deployment:
     for path, unit in sorted(model.units.items()):
         if unit.exec_start:
             model.processes.append(systemd_process(model, path, unit))
+    for path, facts in sorted(model.supervisor_files.items()):
+        for program in facts.programs:
+            process = supervisor_process(model, path, program)
+            if process is not None:
+                model.processes.append(process)
     for path, facts in sorted(facts_by_path.items()):
         if isinstance(facts, ProcfileFacts):
             for name, line_commands in facts.processes.items():
@@ -91,6 +113,7 @@ def build(facts_by_path: dict[str, object], root_paths: set[str]) -> Deployment:
     model.runs = build_runs(model, cwds)
     collect_targets(model)
     model.proxies = proxies_of(model)
+    place_containers(model)
     _cap(model, model.proxies, MAX_PROXIES, "proxied locations", lambda proxy: proxy.span)
     return model
 

@@ -8,6 +8,7 @@ import re
 from .. import commands as cmd
 from ..span import Span, Unknown
 from .install import repo_dir, repo_file
+from ..servers import bind_variables, server_binds
 from .network import Endpoint, parse_endpoint
 from .processes import split_words
 from .records import Deployment, Process, Setting, WsgiTarget
@@ -30,9 +31,11 @@ def resolve_gunicorn(model: Deployment, process: Process) -> None:
         return
     args = launch.gunicorn
     base = process.cwd if process.cwd is not None else ""
+    if process.cwd is None and process.manager == "supervisor":
+        base = None  # supervisord's own working directory: what `./gunicorn.conf.py` is, is unknown
     chdir = args.settings.get("chdir")
-    if isinstance(chdir, str):
-        base = repo_dir(model, chdir, base) or base
+    if isinstance(chdir, str) and (base is not None or chdir.startswith("/")):
+        base = repo_dir(model, chdir, base or "") or base
     env_args = cmd.parse_gunicorn_args(split_words(process.env["GUNICORN_CMD_ARGS"])) \
         if isinstance(process.env.get("GUNICORN_CMD_ARGS"), str) else cmd.GunicornArgs()
     config_name = args.config or env_args.config
@@ -47,6 +50,10 @@ def resolve_gunicorn(model: Deployment, process: Process) -> None:
             config_path = repo_file(model, config_name, base)
             if config_name.startswith("/") and (config_path is None or config_path not in model.gunicorn_configs):
                 config_path, unread = None, True
+            elif config_path is None and base is None:
+                unread = True  # relative to a working directory we do not know
+    elif base is None:
+        unread, config_name = True, f"./{DEFAULT_CONFIG} of a working directory the repository does not tell"
     else:
         candidate = posixpath.join(base, DEFAULT_CONFIG) if base else DEFAULT_CONFIG
         config_path = candidate if candidate in model.root_paths else None
@@ -91,6 +98,8 @@ def resolve_binds(model: Deployment, process: Process) -> None:
         bind = process.settings.get("bind")
         if bind is None and process.manager == "implied":
             process.binds_known = False  # its launcher (unknown) may pass -b
+        elif bind is None and launch.runner is not None and launch.runner.loads_env_file:
+            process.binds_known = False  # the runner's env file may set PORT
         elif bind is None:
             # gunicorn/config.py Bind: 0.0.0.0:$PORT when PORT is set, else 127.0.0.1:8000
             text = f"0.0.0.0:{port_env}" if port_env is not None else "127.0.0.1:8000"
@@ -105,9 +114,12 @@ def resolve_binds(model: Deployment, process: Process) -> None:
                     process.binds_known = False
         else:
             process.binds_known = False
-    elif launch.program in ("uvicorn", "flask"):
-        if launch.port is not None and launch.host is not None:
-            _add_bind(process, f"{launch.host}:{launch.port}", process.span)
+    elif launch.server is not None:
+        texts = server_binds_of(model, process)
+        if texts is None:
+            process.binds_known = False
+        for text in texts or ():
+            _add_bind(process, text, process.span)
     elif launch.program == "python" and launch.script:
         module = model.module_paths.get(_join(process.cwd, launch.script))
         if module is not None:
@@ -119,6 +131,30 @@ def resolve_binds(model: Deployment, process: Process) -> None:
     elif launch.program in ("node", "npm") and isinstance(port_env, (int, str)) and str(port_env).isdigit():
         # the program reads PORT; on which address it listens is in code we do not read
         process.binds.append((Endpoint(host=None, port=int(port_env)), _env_span(process, "PORT")))
+
+
+def server_binds_of(model: Deployment, process: Process) -> tuple[str, ...] | None:
+    """Where a uvicorn/hypercorn/waitress/daphne/`flask run`/`runserver` process listens (servers.py),
+    with the environment its manager gives it; None when unknown.
+
+    Unknown, never a default, when a variable that moves the bind may be set where we cannot read:
+    the runner loads an env file (`pipenv run` reads `.env`, `uv run --env-file`), or `flask run`
+    has a `.flaskenv`/`.env` beside it (Flask loads them with python-dotenv). False-alarm risk
+    accepted: a systemd `EnvironmentFile=` that sets UVICORN_PORT is not read (as for Gunicorn's PORT).
+    """
+    launch = process.launch
+    server = launch.server
+    variables = bind_variables(server)
+    if variables and launch.runner is not None and launch.runner.loads_env_file:
+        return None
+    if server.kind == "flask-dev" and variables:
+        base = process.cwd or ""
+        if any(posixpath.join(base, name) in model.root_paths for name in (".flaskenv", ".env")):
+            return None
+    if any(isinstance(process.env.get(name), Unknown) for name in variables):
+        return None
+    env = {k: v for k, v in process.env.items() if isinstance(v, str)}
+    return server_binds(server, env)
 
 
 def _env_span(process: Process, name: str) -> Span:

@@ -205,8 +205,10 @@ def appspec_placements(model: Deployment) -> list[Placement]:
 
 
 def anchor_placements(model: Deployment) -> list[Placement]:
-    """An absolute path in a unit's ExecStart or EnvironmentFile that ends in a repository file (`--config /opt/app/deploy/gunicorn.conf.py` while the repository has
-    `deploy/gunicorn.conf.py`): the rest (`/opt/app`) is where the repository root lands.
+    """An absolute path in a unit's ExecStart or EnvironmentFile, or in a supervisor program's
+    `command`, that ends in a repository file (`--config /opt/app/deploy/gunicorn.conf.py` while
+    the repository has `deploy/gunicorn.conf.py`): the rest (`/opt/app`) is where the repository
+    root lands. A program's `directory` plays the unit's WorkingDirectory.
 
     Only paths of two or more components after the host prefix anchor (`deploy/x.conf.py`), or one
     component when it is the unit's own WorkingDirectory that holds it; system directories never.
@@ -223,6 +225,18 @@ def anchor_placements(model: Deployment) -> list[Placement]:
                 placement = _anchor(model, value, workdir if isinstance(workdir, str) else None, span)
                 if placement is not None:
                     found.append(placement)
+    for _, facts in sorted(model.supervisor_files.items()):
+        for program in facts.programs:
+            directory = program.settings.get("directory")
+            workdir = directory.value if directory is not None and isinstance(directory.value, str) else None
+            words = [(w, command.span) for command in program.commands for w in command.argv]
+            if workdir is not None:
+                words.append((workdir, directory.span))
+            for word, span in words:
+                for value in _absolute_values(word):
+                    placement = _anchor(model, value, workdir, span, "a path of the supervisor program")
+                    if placement is not None:
+                        found.append(placement)
     return found
 
 
@@ -235,7 +249,8 @@ def _absolute_values(word: str) -> list[str]:
     return values
 
 
-def _anchor(model: Deployment, value: str, workdir: str | None, span: Span) -> Placement | None:
+def _anchor(model: Deployment, value: str, workdir: str | None, span: Span,
+            how: str = "a path of the unit") -> Placement | None:
     if any(c in value for c in "$`*?{["):
         return None
     parts = [p for p in posixpath.normpath(value).split("/") if p]
@@ -245,7 +260,7 @@ def _anchor(model: Deployment, value: str, workdir: str | None, span: Span) -> P
         if tail not in model.root_paths or _host_dir(prefix) is None:
             continue
         if len(parts) - start >= 2 or (workdir is not None and posixpath.normpath(workdir) == prefix):
-            return Placement(prefix, "", span, "a path of the unit")
+            return Placement(prefix, "", span, how)
     return None
 
 

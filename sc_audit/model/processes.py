@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 
 from .. import commands as cmd
-from ..facts import Pm2App, ShellCommand, SystemdUnitFacts
+from ..facts import Pm2App, ShellCommand, SupervisorProgram, SystemdUnitFacts
 from ..span import Unknown
 from .install import Cwd, repo_dir
 from .records import Deployment, Process, Step
@@ -94,6 +94,31 @@ def systemd_process(model: Deployment, path: str, unit: SystemdUnitFacts) -> Pro
     return process
 
 
+def supervisor_process(model: Deployment, path: str, program: SupervisorProgram) -> Process | None:
+    """A `[program:x]` process: its command as supervisord execs it (no shell), in `directory=`.
+
+    `directory` unset: the process runs in supervisord's own working directory, which the
+    repository does not tell (`/` under the Debian service), so `cwd` is unknown (None). An
+    absolute directory maps through the install map as a unit's WorkingDirectory does.
+    False-alarm risk: as `repo_dir`'s guess where the map knows nothing of the directory.
+    """
+    command = program.command
+    if command is None:
+        return None
+    directory = program.settings.get("directory")
+    cwd = None
+    if directory is not None and isinstance(directory.value, str) and directory.value.startswith("/"):
+        cwd = repo_dir(model, directory.value, "")  # relative: from supervisord's cwd, unknown
+    process = command_process(model, program.process_name or program.name, "supervisor", command, cwd)
+    process.supervisor = program
+    if directory is not None and isinstance(directory.value, str) and directory.value.startswith("/"):
+        process.host_cwd = posixpath.normpath(directory.value)
+    for key, located in program.environment.items():
+        if not isinstance(located.value, Unknown):
+            process.env.setdefault(key, located.value)
+    return process
+
+
 def command_process(model: Deployment, name: str, manager: str, command: ShellCommand,
                      cwd: str | None) -> Process:
     argv, env, _ = cmd.strip_wrappers(command.argv)
@@ -138,12 +163,14 @@ def views(process: Process) -> list:
     if not process.argv:
         return []
     argvs, comms = [], []
+    runner = process.launch.runner if process.launch is not None else None
+    program = process.launch.argv if runner is not None else process.argv
     for guess in (0, 1):
         if process.manager == "pm2":
             argv, comm = _pm2_exec(process, guess)
         else:
-            argv = procview.exec_views(process.argv, process.host_cwd, guess)
-            comm = procview.comm_of(process.argv[0])
+            argv = procview.exec_views(program, process.host_cwd, guess)
+            comm = procview.comm_of(program[0])
         argvs.append(argv)
         comms.append(comm)
     title = None
@@ -156,7 +183,23 @@ def views(process: Process) -> list:
         else:
             # gunicorn/app/wsgiapp.py: default_proc_name is the positional app URI, else "gunicorn"
             title = process.launch.gunicorn.target or "gunicorn"
-    return procview.process_views(argvs, comms, title, has_workers=title is not None)
+    shown = procview.process_views(argvs, comms, title, has_workers=title is not None)
+    if runner is not None and not runner.execs:
+        shown += runner_views(runner, program, gunicorn=title is not None)
+    return shown
+
+
+def runner_views(runner, program: tuple[str, ...], gunicorn: bool) -> list:
+    """`uv run CMD` stays as the parent of CMD (it spawns it and forwards signals), so a kill that
+    selects either process stops the server: the runner is one more main view. Its command line
+    holds the whole command (a kill that matches CMD's words matches it too); it is named `uv`.
+    `pipenv run` and `poetry run` exec CMD in place: nothing of them is left to see."""
+    from .. import procview
+
+    argv = (*runner.argv, *program)
+    worlds = procview.WORLDS if gunicorn else ("plain",)
+    return [procview.View(" ".join(argv), procview.comm_of(argv[0]), "main", world, guess, argv[0])
+            for world in worlds for guess in (0, 1)]
 
 
 def _pm2_exec(process: Process, guess: int) -> tuple[tuple[str, ...], str]:

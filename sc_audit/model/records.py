@@ -16,6 +16,8 @@ from ..facts import (
     Pm2Facts,
     PythonModuleFacts,
     ShellCommand,
+    SupervisorFacts,
+    SupervisorProgram,
     SystemdUnitFacts,
 )
 from ..span import Span
@@ -46,7 +48,7 @@ class WsgiTarget:
 @dataclass(slots=True)
 class Process:
     name: str  # PM2 app name, unit name, Procfile type, or the program
-    manager: str  # "pm2" | "systemd" | "procfile" | "script" | "implied" (a config, its launcher unknown)
+    manager: str  # "pm2" | "systemd" | "supervisor" | "procfile" | "script" | "implied" (a config, its launcher unknown)
     span: Span  # where it is defined
     argv: tuple[str, ...] = ()  # the command as the manager runs it (wrappers removed)
     launch: cmd.Launch | None = None
@@ -59,6 +61,8 @@ class Process:
     binds_known: bool = True  # False when a bind is written but not statically known
     pm2: Pm2App | None = None  # the ecosystem entry, for PM2 processes
     pm2_path: str | None = None
+    supervisor: SupervisorProgram | None = None  # the [program:x] section, for supervisor processes:
+    # its stopsignal, stopwaitsecs, stopasgroup, killasgroup, autorestart… in `supervisor.settings`
     host_cwd: str | None = None  # the working directory on the host, when absolute and known
     views: list = field(default_factory=list)  # procview.View: how the OS shows it (see procview.py)
 
@@ -121,6 +125,7 @@ class Deployment:
     nginx_files: dict[str, NginxFacts] = field(default_factory=dict)  # top-level files only
     units: dict[str, SystemdUnitFacts] = field(default_factory=dict)
     appspecs: dict[str, AppspecFacts] = field(default_factory=dict)
+    supervisor_files: dict[str, SupervisorFacts] = field(default_factory=dict)
     placements: list[Placement] = field(default_factory=list)  # the install map
     installed: dict[str, Installed] = field(default_factory=dict)  # by repository path
     shell_paths: set[str] = field(default_factory=set)  # repository scripts read as shell
@@ -130,6 +135,14 @@ class Deployment:
     steps: list[Step] = field(default_factory=list)
     wsgi_targets: list[WsgiTarget] = field(default_factory=list)  # every target, deduplicated
     errors: list[ParseError] = field(default_factory=list)
+    # containers (model/containers.py): the files they come from, and what they run
+    dockerfiles: dict = field(default_factory=dict)  # path -> DockerfileFacts
+    compose_files: dict = field(default_factory=dict)  # path -> ComposeFacts
+    dotfiles: dict = field(default_factory=dict)  # path -> DotFileFacts (`.env`, `.dockerignore`)
+    shell_facts: dict = field(default_factory=dict)  # path -> ShellFacts (entrypoint scripts)
+    nginx_all: set = field(default_factory=set)  # every Nginx file, included ones too
+    containers: list = field(default_factory=list)  # containers.Container
+    container_proxies: list = field(default_factory=list)  # (Proxy, the Nginx Container) — not in `proxies`
     # indexes built on first use (see `lookup`, `exists`), with the size they were built for
     _tables: tuple | None = field(default=None, repr=False, compare=False)
     memo: dict = field(default_factory=dict, repr=False)  # per-audit results of joins, by key
@@ -140,7 +153,8 @@ class Deployment:
 
         Tables: "bind" (keys: Endpoints; the processes bound on their port or unix socket, the
         only ones that can serve them), "pm2-name", "pm2-file" (the ecosystem file's name),
-        "unit" (systemd unit name), "script-span" (where a deploy step starts a server).
+        "unit" (systemd unit name), "supervisor-group" (the group supervisorctl knows a program by),
+        "script-span" (where a deploy step starts a server).
         """
         if self._tables is None or self._tables[0] != len(self.processes):
             self._tables = (len(self.processes), _process_tables(self.processes))
@@ -168,7 +182,8 @@ class Deployment:
 
 
 def _process_tables(processes: list[Process]) -> dict[str, dict]:
-    tables: dict[str, dict] = {"bind": {}, "pm2-name": {}, "pm2-file": {}, "unit": {}, "script-span": {}}
+    tables: dict[str, dict] = {"bind": {}, "pm2-name": {}, "pm2-file": {}, "unit": {}, "script-span": {},
+                               "supervisor-group": {}}
     for position, process in enumerate(processes):
         keys = [("bind", bind_key(bound)) for bound, _ in process.binds]
         if process.manager == "pm2":
@@ -177,6 +192,8 @@ def _process_tables(processes: list[Process]) -> dict[str, dict]:
                 keys.append(("pm2-file", posixpath.basename(process.pm2_path)))
         elif process.manager == "systemd":
             keys.append(("unit", process.name))
+        elif process.manager == "supervisor" and process.supervisor is not None:
+            keys.append(("supervisor-group", process.supervisor.group))
         elif process.manager == "script":
             keys.append(("script-span", process.span))
         for table, key in keys:

@@ -14,6 +14,28 @@ from .records import Deployment, Process, Step
 RESTART_ACTIONS = {"restart", "reload", "start", "startOrRestart", "startOrReload", "startOrGracefulReload",
                    "gracefulReload"}
 SERVICE_RESTARTS = ("restart", "start", "reload", "try-restart", "reload-or-restart")
+# supervisorctl: `update` restarts the programs whose configuration changed and starts new ones,
+# `reload` restarts supervisord and with it every program; `reread` only reads the files.
+SUPERVISOR_RESTARTS = ("restart", "start", "update", "reload")
+
+
+def supervisor_selected(model: Deployment, names: tuple[str, ...], action: str = "restart") -> list[Process]:
+    """The supervisor processes `supervisorctl ACTION NAME…` acts on (supervisor/options.py
+    split_namespec, rpcinterface._getGroupAndProcess): `all` (and `reload`, and `update` without
+    a name) every program; `G:*` or `G:` the group G; `G:P` process P of group G; a bare `N` the
+    group N (`start`/`stop`/`restart` of a group name act on the whole group)."""
+    programs = [p for p in model.processes if p.manager == "supervisor" and p.supervisor is not None]
+    if action == "reload" or "all" in names or (action == "update" and not names):
+        return programs
+    chosen = []
+    for name in names:
+        group, colon, process_name = name.partition(":")
+        if not colon or process_name in ("", "*"):
+            chosen += model.lookup("supervisor-group", [group])
+        else:
+            chosen += [p for p in model.lookup("supervisor-group", [group])
+                       if p.supervisor.process_name == process_name]
+    return chosen
 
 
 def restarted(model: Deployment, step: Step) -> list[Process]:
@@ -37,19 +59,27 @@ def restarted(model: Deployment, step: Step) -> list[Process]:
     if isinstance(meaning, cmd.ServiceCommand) and meaning.action in SERVICE_RESTARTS:
         units = {u if u.endswith(".service") else f"{u}.service" for u in meaning.units}
         return model.lookup("unit", units)
+    if isinstance(meaning, cmd.SupervisorctlCommand) and meaning.action in SUPERVISOR_RESTARTS:
+        return supervisor_selected(model, meaning.names, meaning.action)
     if isinstance(meaning, cmd.Launch):
         return model.lookup("script-span", [step.command.span])
+    if model.containers:
+        from .containers import compose_restarted
+
+        return compose_restarted(model, step)
     return []
 
 
 def is_restart(step: Step) -> bool:
     """Whether a step (re)starts a service, known to the model or not: `systemctl restart X`,
-    `pm2 restart|start|reload …`, a server launched in the background by the deploy."""
+    `pm2 restart|start|reload …`, `supervisorctl restart|start|update|reload …`, a server launched in the background by the deploy."""
     meaning = step.meaning
     if isinstance(meaning, cmd.Pm2Command):
         return meaning.action in RESTART_ACTIONS
     if isinstance(meaning, cmd.ServiceCommand):
         return meaning.action in SERVICE_RESTARTS
+    if isinstance(meaning, cmd.SupervisorctlCommand):
+        return meaning.action in SUPERVISOR_RESTARTS
     if isinstance(meaning, cmd.Launch):
         return step.command.background or any(w in meaning.wrappers for w in ("nohup", "setsid", "screen", "tmux"))
     return False

@@ -12,6 +12,7 @@ import posixpath
 
 from .. import commands as cmd
 from .install import Cwd, resolve
+from .pipelines import stops_by_signal
 from .records import Deployment, Process
 
 SHELLS = ("bash", "sh", "zsh", "dash", "ksh", "source", ".")
@@ -93,22 +94,45 @@ def build_runs(model: Deployment, cwds: list[Cwd]) -> list[tuple[str, list[int]]
 
 
 def services(processes: list[Process]) -> list[Process]:
-    """The processes with the versions of one installed unit (one unit name) counted once: the first.
+    """The processes with the versions of one installed unit (one unit name) or one supervisor
+    program (one `group:process` name) counted once: the first.
     For rules that add processes up (memory); every version is still checked on its own."""
     seen, result = set(), []
     for process in processes:
-        if process.manager == "systemd":
-            if process.name in seen:
+        if process.manager in ("systemd", "supervisor"):
+            key = (process.manager, _supervisor_key(process) if process.manager == "supervisor" else process.name)
+            if key in seen:
                 continue
-            seen.add(process.name)
+            seen.add(key)
         result.append(process)
     return result
+
+
+def _supervisor_key(process: Process) -> tuple[str, str]:
+    program = process.supervisor
+    return (program.group, program.process_name) if program is not None else (process.name, process.name)
+
+
+def versions_of_one_program(model: Deployment, first: Process, second: Process) -> bool:
+    """Two supervisor processes that supervisord would hold as one: the same `group:process` name
+    (supervisord merges sections of one name, the last file read wins), or two repository files
+    installed under one name (`cp deploy/a.conf /etc/supervisor/conf.d/app.conf` and a later
+    `cp deploy/b.conf …/app.conf`). False-alarm risk: two hosts' programs of one name, which then
+    never meet on one host either."""
+    if _supervisor_key(first) == _supervisor_key(second):
+        return True
+    if first.span.path == second.span.path:
+        return False  # two programs of one file
+    one = model.installed.get(first.span.path)
+    other = model.installed.get(second.span.path)
+    return one is not None and other is not None and one.kind == other.kind == "program" and one.name == other.name
 
 
 def stops(model: Deployment, index: int, process: Process) -> bool:
     """Whether a deploy step may stop `process` for good: a kill whose pattern selects its main process
     as the OS shows it (procview), `fuser -k`/`lsof` on a port it binds, `systemctl stop` of its
-    unit, `pm2 stop|delete` of its name (or `all`). A restart is not a stop. A kill we cannot read
+    unit, `pm2 stop|delete` of its name (or `all`), `supervisorctl stop` of its program, group or `all`.
+    A restart is not a stop. A kill we cannot read
     (a variable, a process whose command line is unknown) may stop it: then no collision is certain."""
     key = ("stops", index, id(process))
     if key not in model.memo:
@@ -121,6 +145,14 @@ def _stops(model: Deployment, index: int, process: Process) -> bool:
 
     step = model.steps[index]
     meaning = step.meaning
+    if isinstance(meaning, cmd.KillCommand) and meaning.tool == "pidfile":
+        return pidfile_stops(model, meaning, process)
+    if isinstance(meaning, cmd.KillCommand) and meaning.tool == "ps":
+        # the `$(…)` of `kill $(ps … | grep …)` is the pipeline we read, not an unknown
+        if stops_by_signal(meaning.signal) is False:
+            return False
+        return any(v.role == "main" and procview.kill_matches(meaning, v) is not False for v in process.views) \
+            or not process.views
     if isinstance(meaning, cmd.KillCommand):
         if any(step.command.dynamic):
             return True  # a pattern or port we cannot read may stop it: no collision is certain
@@ -133,7 +165,45 @@ def _stops(model: Deployment, index: int, process: Process) -> bool:
     if isinstance(meaning, cmd.Pm2Command) and meaning.action in ("stop", "delete", "kill") and \
             process.manager == "pm2":
         return "all" in meaning.targets or process.name in meaning.targets
+    if isinstance(meaning, cmd.SupervisorctlCommand) and meaning.action in ("stop", "remove") and \
+            process.manager == "supervisor":
+        from .restarts import supervisor_selected
+
+        return any(p is process for p in supervisor_selected(model, meaning.names, meaning.action))
     return False
+
+
+def pidfile_stops(model: Deployment, kill: cmd.KillCommand, process: Process) -> bool:
+    """Whether `kill -SIG $(cat PATH)` may stop `process`: a stopping signal (TERM, INT, QUIT, KILL;
+    not HUP or USR2, Gunicorn's reload and re-exec) and PATH the pidfile it writes, or one no process
+    of the model is known to write (a script's `echo $! > PATH`). Not a process whose known pidfile
+    is another file, nor any process when PATH is another process's pidfile.
+    False-alarm risk: a relative pidfile compared by its file name only."""
+    if stops_by_signal(kill.signal) is False:
+        return False
+    written = {id(p): _pidfile_of(p) for p in model.processes}
+    own = written.get(id(process))
+    if own is not None:
+        return _same_file(own, kill.pidfile)
+    return not any(path is not None and _same_file(path, kill.pidfile) for path in written.values())
+
+
+def _pidfile_of(process: Process) -> str | None:
+    setting = process.settings.get("pidfile")
+    if setting is not None and isinstance(setting.value, str):
+        return setting.value
+    server = process.launch.server if process.launch is not None else None
+    if server is not None and server.kind == "hypercorn":
+        return server.option("-p", "--pid")
+    return None
+
+
+def _same_file(a: str, b: str | None) -> bool:
+    if b is None:
+        return True
+    if a.startswith("/") and b.startswith("/"):
+        return posixpath.normpath(a) == posixpath.normpath(b)
+    return posixpath.basename(a) == posixpath.basename(b)
 
 
 def together(model: Deployment, first: Process, second: Process) -> bool:
@@ -149,6 +219,8 @@ def together(model: Deployment, first: Process, second: Process) -> bool:
         return False
     if first.manager == second.manager == "systemd" and first.name == second.name:
         return False  # versions of one unit
+    if first.manager == second.manager == "supervisor" and versions_of_one_program(model, first, second):
+        return False
     if first.manager != "script" and second.manager != "script":
         return True
     positions = model.memo.get("run-positions")

@@ -48,6 +48,9 @@ WRAPPERS: dict[str, frozenset[str]] = {
 
 SSH_ARG_OPTIONS = frozenset("BbcDEeFIiJLlmOoPpQRSWw")
 
+# `"$REMOTE"`, `$REMOTE`, `"${REMOTE}"`: a word that is one variable, whole
+PAYLOAD_REFERENCE = re.compile(r'"?\$(?:\{([A-Za-z_]\w*)\}|([A-Za-z_]\w*))"?')
+
 # `${X:-default}` and friends: the value when X is unset is the default.
 DEFAULT_OPERATORS = frozenset({":-", "-", ":=", "="})
 
@@ -345,6 +348,7 @@ class _Snippet:
         self.masks: list[tuple[int, int]] = []
         self.errors = 0
         self.too_deep = False
+        self.payloads: dict[str, tuple[str, object, bool] | None] = {}  # variable -> (text, node, quoted); None: used
 
     # ------------------------------------------------------------------ positions
 
@@ -461,7 +465,55 @@ class _Snippet:
             return []
         if kind in ("heredoc_body", "comment"):
             return []  # a heredoc not fed to a shell is data
+        if kind == "variable_assignment" and not in_sub:
+            self.remember_payload(node)
         return self.walk_children(node, background, in_sub, level, in_error)
+
+    def remember_payload(self, node) -> None:
+        """`REMOTE=$(cat <<'EOF' … EOF)` or `REMOTE="cd /srv && …"`: text that `ssh host "$REMOTE"`
+        may later run as a remote command. Any other value forgets the variable."""
+        name = node.child_by_field_name("name")
+        value = node.child_by_field_name("value")
+        if name is None:
+            return
+        key = self.node_text(name)
+        payload = self.payload_of(value) if value is not None else None
+        if payload is None:
+            self.payloads.pop(key, None)
+        else:
+            self.payloads[key] = payload
+
+    def payload_of(self, value):
+        if value.type == "command_substitution":
+            statements = [c for c in value.named_children if c.type != "comment"]
+            if len(statements) != 1 or statements[0].type != "redirected_statement":
+                return None
+            body = statements[0].child_by_field_name("body")
+            if body is None or body.type != "command" or self.node_text(body).strip() not in ("cat", "cat -"):
+                return None
+            for redirect in statements[0].named_children:
+                if redirect.type == "heredoc_redirect":
+                    text_node = next((c for c in redirect.named_children if c.type == "heredoc_body"), None)
+                    if text_node is not None:
+                        return self.node_text(text_node), text_node, False
+            return None
+        if value.type in ("string", "raw_string"):
+            text, dynamic = self.value(value, [], 0)
+            return None if dynamic else (text, value, True)
+        return None
+
+    def payload_used(self, word: _Word):
+        """The payload a word stands for when it is just `"$NAME"` / `${NAME}` of a remembered variable.
+        Read at its first use only: its commands are where it is written, once (and a payload sent
+        many times cannot multiply the work)."""
+        match = PAYLOAD_REFERENCE.fullmatch(self.node_text(word.node))
+        if not match:
+            return None
+        name = match.group(1) or match.group(2)
+        payload = self.payloads.get(name)
+        if payload is not None:
+            self.payloads[name] = None  # used: a later `ssh … "$NAME"` neither re-reads it nor runs `$NAME`
+        return payload
 
     def walk_children(self, node, background, in_sub, level, in_error) -> list[int]:
         found: list[int] = []
@@ -750,7 +802,12 @@ class _Snippet:
         if name == "ssh":
             start = _ssh_command_start(argv, k)
             remote = words[start:]
-            if remote:
+            payload = self.payload_used(remote[0]) if len(remote) == 1 else None
+            if payload is not None:  # `ssh host "$REMOTE"` with REMOTE's text known
+                text, node, quoted = payload
+                cmdline = None if is_simple_command(text) else text
+                self.nested(text, node, ShellContext("ssh", cmdline, command.span, remote=True), level, quoted)
+            elif remote:
                 text = " ".join(w.value for w in remote)
                 cmdline = None if is_simple_command(text) else text
                 context = ShellContext("ssh", cmdline, command.span, remote=True)

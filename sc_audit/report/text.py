@@ -80,13 +80,17 @@ def printable(text: str) -> str:
 
 def summary(report) -> str:
     counts = report.counts()
-    files = len(report.files)
+    files = len(report.shown_files)
     unreadable = report.unreadable
     parts = [f"{files} file{'s' if files != 1 else ''} audited"]
+    if not report.scope.everything:  # `check deploy`: the whole repository was modelled
+        parts[0] += f" (of {len(report.files)} in the repository)"
     if unreadable:
         parts.append(f"{unreadable} could not be read in full")
     if report.truncated:
         parts.append("stopped early: too many files")
+    if report.fixed is not None:  # after --fix, as ruff says it
+        parts.append(f"{report.fixed} fixed, {len(report.findings)} remaining")
     if not report.findings:
         if unreadable:
             return ", ".join(parts) + ": no other findings, but the audit is incomplete."

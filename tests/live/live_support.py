@@ -27,8 +27,13 @@ from pathlib import Path
 # Override with the environment variables to try others; the cache is keyed by version.
 GUNICORN_VERSION = os.environ.get("SC_AUDIT_LIVE_GUNICORN", "27.0.1")
 SETPROCTITLE_VERSION = os.environ.get("SC_AUDIT_LIVE_SETPROCTITLE", "1.3.8")
+SUPERVISOR_VERSION = os.environ.get("SC_AUDIT_LIVE_SUPERVISOR", "4.3.0")
 PM2_VERSION = os.environ.get("SC_AUDIT_LIVE_PM2", "7.0.4")
 CACHE = Path(os.environ.get("SC_AUDIT_LIVE_CACHE", "/tmp/sc-audit-live-cache"))
+# the other servers sc_audit/servers.py reads (tests/live/test_servers_live.py)
+SERVER_VERSIONS = {"uvicorn": os.environ.get("SC_AUDIT_LIVE_UVICORN", "0.54.0"),
+                   "hypercorn": os.environ.get("SC_AUDIT_LIVE_HYPERCORN", "0.18.0"),
+                   "waitress": os.environ.get("SC_AUDIT_LIVE_WAITRESS", "3.0.2")}
 
 INSTALL_TIMEOUT = 900  # seconds, for one pip or npm install on a cold machine
 START_TIMEOUT = 20.0  # seconds for a launched server to answer on its port
@@ -124,6 +129,79 @@ def ensure_venv(world: str) -> Venv:
         _run_install([str(root / "venv" / "bin" / "pip"), "install", "-q", *specs], " ".join(specs))
         complete.write_text(json.dumps(packages) + "\n", encoding="utf-8")
     return Venv(root, world)
+
+
+def ensure_supervisor() -> Path:
+    """A cached venv holding supervisor (supervisord, supervisorctl) from PyPI; its bin directory."""
+    root = CACHE / _python_key() / f"supervisor-{SUPERVISOR_VERSION}"
+    complete = root / ".complete"
+    with _locked(CACHE / ".lock"):
+        if complete.exists() and (root / "venv" / "bin" / "supervisord").exists():
+            return root / "venv" / "bin"
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        _run_install([base_python3(), "-m", "venv", str(root / "venv")], f"a venv in {root}")
+        _run_install([str(root / "venv" / "bin" / "pip"), "install", "-q", f"supervisor=={SUPERVISOR_VERSION}"],
+                     f"supervisor=={SUPERVISOR_VERSION}")
+        complete.write_text(json.dumps({"supervisor": SUPERVISOR_VERSION}) + "\n", encoding="utf-8")
+    return root / "venv" / "bin"
+
+
+def ensure_servers() -> Venv:
+    """A cached deployment dir whose `venv/` holds uvicorn, hypercorn and waitress (pinned)."""
+    name = "-".join(f"{k}-{v}" for k, v in sorted(SERVER_VERSIONS.items()))
+    root = CACHE / _python_key() / name
+    complete = root / ".complete"
+    with _locked(CACHE / ".lock"):
+        if complete.exists() and all((root / "venv" / "bin" / b).exists()
+                                     for b in ("uvicorn", "hypercorn", "waitress-serve")):
+            return Venv(root, "plain")
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        _run_install([base_python3(), "-m", "venv", str(root / "venv")], f"a venv in {root}")
+        specs = [f"{k}=={v}" for k, v in sorted(SERVER_VERSIONS.items())]
+        _run_install([str(root / "venv" / "bin" / "pip"), "install", "-q", *specs], " ".join(specs))
+        complete.write_text(json.dumps(SERVER_VERSIONS) + "\n", encoding="utf-8")
+    return Venv(root, "plain")
+
+
+def listening(pid: int) -> set[str]:
+    """The TCP endpoints a process listens on, from its own sockets (/proc/PID/fd) found in
+    /proc/PID/net/tcp and tcp6 (state 0A): `127.0.0.1:8000`, `[::]:8080`. No connection is made."""
+    inodes = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+    except OSError:
+        return set()
+    found = set()
+    for table, width in (("tcp", 8), ("tcp6", 32)):
+        with contextlib.suppress(OSError):
+            for row in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+                fields = row.split()
+                if fields[3] != "0A" or fields[9] not in inodes:
+                    continue
+                address, port = fields[1].split(":")
+                raw = bytes.fromhex(address)
+                if width == 8:
+                    host = socket.inet_ntop(socket.AF_INET, raw[::-1])
+                    found.add(f"{host}:{int(port, 16)}")
+                else:
+                    words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+                    found.add(f"[{socket.inet_ntop(socket.AF_INET6, words)}]:{int(port, 16)}")
+    return found
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,241 @@
+"""Containers: Dockerfile and Compose parsing, the container model, and the rules over it."""
+
+from __future__ import annotations
+
+from sc_audit import audit
+from sc_audit.config import Config
+from sc_audit.model.compose import interpolate
+from sc_audit.parsers import compose, dockerfile
+from sc_audit.source import SourceFile
+
+from conftest import write_repo
+
+APP = "from flask import Flask\n\napp = Flask(__name__)\n"
+NGINX_TO_BACKEND = "server {\n    listen 80;\n    location / {\n        proxy_pass http://backend:8000;\n    }\n}\n"
+ALL_SC7 = ("SC701", "SC702", "SC703", "SC704", "SC705", "SC706", "SC707", "SC708")
+
+
+def _codes(root, *extra):
+    config = Config(extend_select=extra) if extra else Config()
+    report = audit(root, config=config)
+    return sorted((f.rule, f.span.path, f.span.line) for f in report.findings)
+
+
+# ---------------------------------------------------------------------------- parsers
+
+
+def test_dockerfile_forms_continuations_heredocs():
+    text = ("FROM python:3.12-slim AS base\nRUN pip install \\\n    gunicorn\nCOPY <<EOF /app/start.sh\n#!/bin/sh\n"
+            "exec gunicorn app:app\nEOF\nCMD gunicorn app:app\nENTRYPOINT [\"/app/start.sh\"]\n")
+    facts = dockerfile.parse(SourceFile("Dockerfile", "dockerfile", text))
+    assert not facts.errors
+    by_cmd = {i.cmd: i for i in facts.instructions}
+    assert (by_cmd["RUN"].span.line, by_cmd["RUN"].span.end_line) == (2, 3)
+    assert by_cmd["COPY"].heredocs == (("EOF", "#!/bin/sh\nexec gunicorn app:app\n"),)
+    assert by_cmd["CMD"].json is False and by_cmd["CMD"].value == ("gunicorn app:app",)
+    assert by_cmd["ENTRYPOINT"].json is True and by_cmd["ENTRYPOINT"].value == ("/app/start.sh",)
+
+
+def test_dockerfile_errors_are_findings_not_crashes():
+    unknown = dockerfile.parse(SourceFile("Dockerfile", "dockerfile", "FROM x\nFOO bar\n"))
+    assert [e.span.line for e in unknown.errors] == [2]
+    huge = dockerfile.parse(SourceFile("Dockerfile", "dockerfile", "FROM x\n" + "RUN x\n" * 30_000))
+    assert huge.errors and not huge.instructions
+
+
+def test_compose_merge_keys_and_yaml_1_2_scalars():
+    text = "x-common: &common\n  restart: always\nservices:\n  web:\n    <<: *common\n    ports:\n      - 22:22\n"
+    facts = compose.parse(SourceFile("compose.yaml", "compose", text))
+    web = facts.root["services"]["web"]
+    assert web["restart"].value == "always"
+    assert web["ports"][0].value == "22:22" and web["ports"][0].span.line == 7
+
+
+def test_compose_billion_laughs_is_bounded():
+    rows = ["a: &a [x,x,x,x,x,x,x,x,x]"] + [f"{c}: &{c} [{', '.join(['*' + p] * 9)}]" for p, c in
+                                              zip("abcdefg", "bcdefgh")]
+    facts = compose.parse(SourceFile("compose.yaml", "compose", "\n".join(rows) + "\n"))
+    assert facts.errors and not facts.root
+
+
+def test_interpolation():
+    env = {"PORT": "9000", "EMPTY": ""}
+    assert interpolate("${PORT}:8000", env) == "9000:8000"
+    assert interpolate("${MISSING:-8000}", env) == "8000"
+    assert interpolate("${EMPTY:-x}", env) == "x" and interpolate("${EMPTY-x}", env) == ""
+    assert interpolate("$$HOME", env) == "$HOME"
+    assert interpolate("${MISSING}", env) is None  # unknown, never a default
+
+
+# ---------------------------------------------------------------------------- whole repositories
+
+
+def test_the_issue_shape_gives_the_target_and_loopback_findings(tmp_path):
+    write_repo(tmp_path, {
+        "app.py": APP,
+        "Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nEXPOSE 8000\n"
+                      "CMD [\"gunicorn\", \"-b\", \"127.0.0.1:8000\", \"app:create_app()\"]\n",
+        "docker-compose.yml": "services:\n  backend:\n    build: .\n    restart: unless-stopped\n  nginx:\n"
+                              "    image: nginx:1.27\n    restart: unless-stopped\n    ports:\n      - \"80:80\"\n"
+                              "    volumes:\n      - ./nginx/site.conf:/etc/nginx/conf.d/default.conf:ro\n",
+        "nginx/site.conf": NGINX_TO_BACKEND,
+        "deploy.sh": "#!/bin/bash\nset -e\ncd /srv/app\ngit pull\ndocker compose up -d --build\n",
+    })
+    assert _codes(tmp_path) == [("SC101", "Dockerfile", 5), ("SC603", "deploy.sh", 5), ("SC701", "Dockerfile", 5)]
+
+
+def test_multi_stage_runs_the_target_stage(tmp_path):
+    dockerfile_text = ("FROM python:3.12-slim AS base\nWORKDIR /app\nCOPY . .\n"
+                       "FROM base AS dev\nCMD [\"flask\", \"run\"]\n"
+                       "FROM base AS prod\nCMD [\"gunicorn\", \"-b\", \"0.0.0.0:8000\", \"app:app\"]\n")
+    write_repo(tmp_path, {
+        "app.py": APP, "Dockerfile": dockerfile_text,
+        "compose.yaml": "services:\n  web:\n    build:\n      context: .\n      target: dev\n"
+                        "    restart: always\n    ports:\n      - \"5000:5000\"\n",
+    })
+    # the dev stage runs `flask run`: 127.0.0.1:5000 inside the container, published
+    assert _codes(tmp_path) == [("SC701", "Dockerfile", 5)]
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    build: .\n    restart: always\n"
+                                           "    ports:\n      - \"8000:8000\"\n")
+    assert _codes(tmp_path) == []  # the last stage (prod) binds 0.0.0.0
+
+
+def test_override_file_and_env_interpolation(tmp_path):
+    write_repo(tmp_path, {
+        "app.py": APP,
+        "Dockerfile": "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nCMD [\"gunicorn\", \"app:app\"]\n",
+        "compose.yaml": "services:\n  web:\n    build: .\n    restart: always\n",
+        "compose.override.yaml": "services:\n  web:\n    command: gunicorn -b ${BIND:-0.0.0.0}:8000 app:app\n"
+                                 "    ports:\n      - \"${HOST_PORT}:8000\"\n",
+        ".env": "BIND=127.0.0.1\nHOST_PORT=8080\n",
+        ".dockerignore": ".env\n",
+    })
+    assert _codes(tmp_path) == [("SC701", "compose.override.yaml", 3)]
+    (tmp_path / ".env").write_text("HOST_PORT=8080\n")  # the default applies: 0.0.0.0
+    assert _codes(tmp_path) == []
+    (tmp_path / "compose.override.yaml").write_text(
+        "services:\n  web:\n    command: gunicorn -b ${BIND}:8000 app:app\n    ports:\n      - \"8080:8000\"\n")
+    assert _codes(tmp_path) == []  # BIND unknown: the bind is unknown, nothing fires
+
+
+def test_nginx_on_the_host_in_front_of_a_published_port(tmp_path):
+    write_repo(tmp_path, {
+        "app.py": APP,
+        "Dockerfile": "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\n"
+                      "CMD [\"gunicorn\", \"-b\", \"0.0.0.0:8000\", \"app:app\"]\n",
+        "compose.yaml": "services:\n  web:\n    build: .\n    restart: always\n    ports:\n"
+                        "      - \"127.0.0.1:8000:8000\"\n",
+        "deploy/nginx.conf": "server {\n    listen 80;\n    location / {\n        proxy_pass http://127.0.0.1:8000;\n"
+                             "    }\n}\n",
+    })
+    assert _codes(tmp_path, *ALL_SC7) == []
+
+
+def test_a_mount_hides_the_image_folder(tmp_path):
+    write_repo(tmp_path, {
+        "web/app.py": APP,
+        "web/Dockerfile": "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\n"
+                          "CMD [\"gunicorn\", \"-b\", \"0.0.0.0:8000\", \"app:app\"]\n",
+        "compose.yaml": "services:\n  web:\n    build: web\n    restart: always\n    volumes:\n      - .:/app\n",
+    })
+    # at run time /app is the repository root, which has no app.py
+    assert _codes(tmp_path) == [("SC102", "web/Dockerfile", 4)]
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    build: web\n    restart: always\n"
+                                           "    volumes:\n      - ./web:/app\n")
+    assert _codes(tmp_path) == []
+
+
+def test_unknown_base_entrypoint_keeps_sc704_silent(tmp_path):
+    write_repo(tmp_path, {
+        "app.py": APP,
+        "Dockerfile": "FROM tiangolo/uwsgi-nginx:python3.11\nWORKDIR /app\nCOPY . .\nCMD gunicorn -b 0.0.0.0:8000 app:app\n",
+    })
+    assert _codes(tmp_path) == []
+
+
+def test_shell_form_on_alpine_is_left_alone_and_on_debian_fires(tmp_path):
+    write_repo(tmp_path, {
+        "app.py": APP,
+        "Dockerfile": "FROM python:3.12-alpine\nWORKDIR /app\nCOPY . .\nCMD gunicorn -b 0.0.0.0:8000 app:app\n",
+    })
+    assert _codes(tmp_path) == []
+    (tmp_path / "Dockerfile").write_text("FROM python:3.12\nWORKDIR /app\nCOPY . .\nCMD gunicorn -b 0.0.0.0:8000 app:app\n")
+    assert _codes(tmp_path) == [("SC704", "Dockerfile", 4)]
+
+
+def test_container_facts_for_other_rules(tmp_path):
+    from sc_audit.discover import discover
+    from sc_audit.model import build
+    from sc_audit.parsing import parse_file
+
+    write_repo(tmp_path, {
+        "app.py": APP,
+        "Dockerfile": "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nUSER app\nCMD [\"gunicorn\", \"app:app\"]\n",
+        "compose.yaml": "services:\n  web:\n    build: .\n  worker:\n    build: .\n    user: root\n"
+                        "  db:\n    image: postgres:16\n",
+    })
+    found = discover(tmp_path)
+    facts = {src.path: parse_file(src)[0] for src in found.files}
+    model = build(facts, found.all_paths)
+    by_name = {c.name: c for c in model.containers}
+    assert by_name["web"].user.value == "app" and by_name["worker"].user.value == "root"
+    assert by_name["web"].argv == ("gunicorn", "app:app") and by_name["web"].process.cwd == ""
+    assert by_name["db"].argv is None and by_name["db"].user is None
+
+
+def test_sc302_and_sc403_between_an_nginx_container_and_a_gunicorn_container(tmp_path):
+    write_repo(tmp_path, {
+        "app.py": APP,
+        "Dockerfile": "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\n"
+                      "CMD [\"gunicorn\", \"-b\", \"0.0.0.0:9000\", \"--timeout\", \"120\", \"app:app\"]\n",
+        "compose.yaml": "services:\n  backend:\n    build: .\n    restart: always\n  nginx:\n    image: nginx\n"
+                        "    restart: always\n    volumes:\n      - ./nginx:/etc/nginx/conf.d\n",
+        "nginx/default.conf": NGINX_TO_BACKEND,
+    })
+    assert _codes(tmp_path) == [("SC302", "nginx/default.conf", 4)]
+    (tmp_path / "Dockerfile").write_text("FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\n"
+                                         "CMD [\"gunicorn\", \"-b\", \"0.0.0.0:8000\", \"--timeout\", \"120\", \"app:app\"]\n")
+    assert _codes(tmp_path) == [("SC403", "nginx/default.conf", 4)]
+
+
+def test_sc603_after_docker_compose_up(tmp_path):
+    files = {
+        "app.py": APP,
+        "Dockerfile": "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\n"
+                      "CMD [\"gunicorn\", \"-b\", \"0.0.0.0:8000\", \"app:app\"]\n",
+        "compose.yaml": "services:\n  web:\n    build: .\n    restart: always\n    ports:\n      - \"127.0.0.1:8000:8000\"\n",
+        "deploy.sh": "#!/bin/bash\nset -e\ncd /srv/app\ngit pull\ndocker compose up -d --build\n",
+    }
+    write_repo(tmp_path, files)
+    assert _codes(tmp_path) == [("SC603", "deploy.sh", 5)]
+    (tmp_path / "deploy.sh").write_text("#!/bin/bash\nset -e\ncd /srv/app\ngit pull\ndocker compose up -d --wait\n")
+    assert _codes(tmp_path) == []
+    (tmp_path / "deploy.sh").write_text("#!/bin/bash\nset -e\ngit pull\ndocker compose up -d\n"
+                                        "curl -fsS --retry 5 --retry-connrefused http://127.0.0.1:8000/\n")
+    assert _codes(tmp_path) == []
+
+
+def test_container_user_fact(tmp_path):
+    from sc_audit.discover import discover
+    from sc_audit.model import build
+    from sc_audit.model.containers import container_user
+    from sc_audit.parsing import parse_file
+
+    write_repo(tmp_path, {
+        "Dockerfile": "FROM python:3.12-slim AS base\nUSER app\nFROM base\nCMD [\"python\", \"-m\", \"http.server\"]\n",
+        "other/Dockerfile": "FROM python:3.12-slim\nCMD [\"python\", \"-m\", \"http.server\"]\n",
+        "third/Dockerfile": "FROM ghcr.io/example/base:1\nCMD [\"python\", \"-m\", \"http.server\"]\n",
+    })
+    found = discover(tmp_path)
+    model = build({src.path: parse_file(src)[0] for src in found.files}, found.all_paths)
+    users = {c.name: container_user(c)[0] for c in model.containers}
+    assert users == {"Dockerfile": "app", "other/Dockerfile": "root", "third/Dockerfile": None}
+
+
+def test_shell_instruction_changes_the_shell_form(tmp_path):
+    write_repo(tmp_path, {
+        "app.py": APP,
+        "Dockerfile": "FROM python:3.12\nSHELL [\"/bin/bash\", \"-c\"]\nWORKDIR /app\nCOPY . .\n"
+                      "CMD gunicorn -b 0.0.0.0:8000 app:app\n",
+    })
+    assert _codes(tmp_path) == []  # bash -c execs its lone command
