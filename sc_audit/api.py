@@ -116,10 +116,12 @@ def audit(path: str | Path, config: Config | None = None, cache: bool = False,
     from .engine import run_checks
 
     findings = [f for f in run_checks(model, config, found) if scope.covers(f.span.path)]
+    named_unreadable = [f"{Path(p).name}: not a regular file or a directory (a FIFO, a device): nothing was read"
+                        for p in only or () if not Path(p).is_dir() and not Path(p).is_file()]
     return Report(root=found.root, findings=findings, model=model, files=found.files,
                   skipped=[s for s in found.skipped if scope.covers(s.path)],
                   internal_errors=[e for e in internal_errors if scope.covers(e[0])],
-                  truncated=found.truncated, config=config, scope=scope, incomplete=_incomplete(found, budget))
+                  truncated=found.truncated, config=config, scope=scope, incomplete=named_unreadable + _incomplete(found, budget))
 
 
 def _not_a_file(path: Path, config: Config | None) -> Report:

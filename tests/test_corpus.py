@@ -31,6 +31,10 @@ ALLOWED_SC001 = {
         "a Jinja template (`server_name {{ domain }}`); nginx -t rejects it until rendered",
     "nginx/ojos__ansible-roles__proxy_gunicorn__templates__nginx.http.server.conf.tpl":
         "a Jinja template (`server {{ gunicorn_bind }}`); nginx -t rejects it until rendered",
+    "pm2/34r7h__cardano-python-js__process.json":
+        "audited under the name `ecosystem.config.json` (corpus_report.py names each PM2 file so): a file "
+        "whose name says PM2 ecosystem is read as one, and this one holds only watch options, no app: "
+        "`pm2 start` would start nothing, and the audit says it could not read an app (issue #13)",
     "pm2/draadnu__openstad-frontend__ecosystem__ecosystem.config.js":
         "its only app is `require('./app')`, another module sc-audit does not evaluate: the file is "
         "valid for PM2, but its app is unknown, so the audit of it is incomplete and says so",
@@ -44,8 +48,6 @@ ALLOWED_SC001 = {
 NOT_RECOGNISED = {
     "flaskapp/IronicNinja__stock-scraper-multi__run.py":
         "creates no app: imports one from a package that is not in the corpus",
-    "pm2/34r7h__cardano-python-js__process.json": "only watch options: no app, no script, no deploy",
-    "pm2/61Duke__RSPT-website__ecosystem.json": "`\"app\":` (a typo for `apps`) and a deploy without hooks",
 }
 
 

@@ -314,8 +314,7 @@ def test_a_fifo_given_as_the_path_does_not_hang(tmp_path):
     os.mkfifo(fifo)
     result = check(fifo, "--format", "json", timeout=60)
     summary = json.loads(result.stdout)["summary"]
-    assert summary["skipped"] == [{"path": "gunicorn.conf.py",
-                                   "reason": "not a regular file or a directory (a FIFO, a device)"}]
+    assert summary["skipped"] == [{"path": "gunicorn.conf.py", "reason": "not a regular file"}]
     assert summary["incomplete"] and result.returncode == 1  # never a clean exit over what was not read
     assert "could not be read in full" in check(fifo, timeout=60).stdout
 

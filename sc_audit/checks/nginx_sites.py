@@ -290,8 +290,8 @@ def _sample(rule: str) -> str:
 
 @check("SC310")
 def proxy_prefix_mismatch(model, config, found):
-    from .health import app_behind, routed, routes_complete
-    from ..model import routes_of
+    from .health import app_behind
+    from ..model.routes import path_status, route_table
 
     for proxy in model.proxies:
         rewrite = _forwarded_prefix(proxy)
@@ -302,14 +302,15 @@ def proxy_prefix_mismatch(model, config, found):
             if process.wsgi is None or "SCRIPT_NAME" in process.env or any("SCRIPT_NAME" in a for a in process.argv):
                 continue
             module, name = app_behind(model, process)
-            if module is None or not routes_complete(module):
+            if module is None:
                 continue
-            routes = routes_of(model, module, name)
+            table = route_table(model, module, name)
             # the app's own URLs under the prefix, as they arrive through this location
-            expecting = [(rule, span) for rule, span in routes if rule.startswith(prefix) and len(rule) > len(prefix)]
+            expecting = [(r.rule, r.span) for r in table.routes if r.rule.startswith(prefix) and len(r.rule) > len(prefix)]
             if not expecting:
                 continue
-            if any(routed(routes, uri + _sample(rule)[len(prefix):]) for rule, _ in expecting):
+            # silent when any of them may be served as it arrives (a route, or a region not known)
+            if any(path_status(table, uri + _sample(rule)[len(prefix):]) != "unrouted" for rule, _ in expecting):
                 continue
             rule, span = expecting[0]
             yield Finding("SC310", f"`location {prefix}` with `proxy_pass {proxy.target}` replaces `{prefix}` by "
