@@ -199,7 +199,6 @@ def _shell_keeps_pid1(model, container, image_shell: str | None) -> str | None:
     """Why the shell of `sh -c TEXT` stays PID 1, or None when it may exec the server."""
     from ..parsers.shell import parse_text
     from ..facts import ShellContext
-    from .. import commands as cmd
 
     span = container.argv_span or container.span
     commands, errors = parse_text(container.shell_text, span.path, span.line, 1, ShellContext(kind="bash-c"))
@@ -255,7 +254,6 @@ def _launches(model, container) -> list:
         return [container.process]
     from ..parsers.shell import parse_text
     from ..facts import ShellContext
-    from .. import commands as cmd
 
     span = container.argv_span or container.span
     commands, _ = parse_text(container.shell_text, span.path, span.line, 1, ShellContext(kind="bash-c"))

@@ -14,7 +14,6 @@ import re
 
 from ..findings import Finding, Related
 from ..model.app_code import features_of
-from ..span import Unknown
 from . import check
 from .capacity import evaluate_formula
 from .health import app_behind, processes_at

@@ -9,7 +9,6 @@ from .. import commands as cmd
 from ..findings import Finding, Related
 from ..model import find_module, restarted
 from ..model.routes import path_status, route_table, rule_regex
-from ..span import Unknown
 from . import check
 from .ports import health_requests, is_local, request_target, serves
 

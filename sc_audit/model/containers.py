@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 
 from .. import commands as cmd
-from ..facts import ComposeFacts, DockerfileFacts, DotFileFacts, ShellCommand, ShellContext
+from ..facts import ShellCommand, ShellContext
 from ..parsers.compose import key_span
 from ..span import Located, Span
 from . import compose as cf
