@@ -126,8 +126,38 @@ def _systemd_policy(model, process) -> StopPolicy | None:
                       "systemd's default `TimeoutStopSec` of 90 s", main_only, mode.span if main_only else None)
 
 
-# manager -> its stop policy; supervisor programs and containers plug in here
-STOP_POLICIES: dict[str, Callable] = {"pm2": _pm2_policy, "systemd": _systemd_policy}
+def _supervisor_policy(model, process) -> StopPolicy | None:
+    """supervisord sends `stopsignal` (TERM by default) and SIGKILL after `stopwaitsecs` (10 s), to
+    the process it started alone unless `stopasgroup=true` (supervisor/process.py `stop` and `kill`).
+    A value we could not read (an unknown `%(...)s`) is unknown: no finding rests on it."""
+    program = process.supervisor
+    if program is None:
+        return None
+    given = program.given
+
+    def setting(option: str):
+        located = program.settings.get(option)
+        if located is None or isinstance(located.value, Unknown):
+            return None, None
+        return located.value, located.span if option in given else None
+
+    signal, signal_span = setting("stopsignal")
+    timeout, timeout_span = setting("stopwaitsecs")
+    group, group_span = setting("stopasgroup")
+    return StopPolicy("supervisor", signal_name(signal) if signal is not None else None, signal_span,
+                      float(timeout) if isinstance(timeout, int) else None, timeout_span,
+                      "supervisor's default `stopsignal=TERM`", "supervisor's default `stopwaitsecs=10`",
+                      main_only=group is False, main_only_span=group_span or program.span)
+
+
+# manager -> its stop policy; containers plug in here
+STOP_POLICIES: dict[str, Callable] = {"pm2": _pm2_policy, "systemd": _systemd_policy,
+                                      "supervisor": _supervisor_policy}
+MANAGED_AS = {"PM2": "app", "systemd": "unit", "supervisor": "program"}
+QUICK_FIX = {"PM2": ": start the PM2 daemon with `PM2_KILL_SIGNAL=SIGTERM` (PM2 has no per-app signal), "
+                    "or run Gunicorn under systemd.",
+             "systemd": ": use `KillSignal=SIGTERM`.",
+             "supervisor": ": use `stopsignal=TERM` (supervisor's default)."}
 
 
 def graceful_timeout(process) -> tuple[float | None, Span | None]:
@@ -188,7 +218,7 @@ def stop_timeout_short(model, config, found):
         policy = policy_of(model, process)
         if policy is None:
             continue
-        name = f"{policy.manager} {'app' if policy.manager == 'PM2' else 'unit'} `{process.name}`"
+        name = f"{policy.manager} {MANAGED_AS[policy.manager]} `{process.name}`"
         if wrapper is not None:
             if policy.main_only:
                 yield Finding("SC208", f"{name} runs a wrapper script that starts Gunicorn without `exec`, and "
@@ -206,9 +236,7 @@ def stop_timeout_short(model, config, found):
                           f"{policy.signal} as a quick shutdown (gunicorn/arbiter.py: workers get SIGQUIT and exit "
                           "at once), so every restart and deploy cuts the requests in flight. Gunicorn stops "
                           "gracefully on SIGTERM"
-                          + (": start the PM2 daemon with `PM2_KILL_SIGNAL=SIGTERM` (PM2 has no per-app signal), "
-                             "or run Gunicorn under systemd." if policy.manager == "PM2"
-                             else ": use `KillSignal=SIGTERM`."),
+                          + QUICK_FIX[policy.manager],
                           process.span, where)
             continue
         if policy.signal not in GRACEFUL or policy.timeout is None:
