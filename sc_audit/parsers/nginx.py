@@ -28,7 +28,6 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from crossplane.analyzer import DIRECTIVES
 from crossplane.lexer import _lex_file_object
 
 from ..facts import NginxFacts, NginxLocation, NginxServer, NginxUpstream, ParseError
