@@ -1,8 +1,11 @@
-"""`sc-audit` and `python -m sc_audit`: answer `--version` and `rules` before importing typer.
+"""`sc-audit` and `python -m sc_audit`: answer `--version`, `rules` and plain `check` lines
+before importing typer.
 
-Importing typer (and click) takes longer than everything these two commands do. Any other
-command line goes to the typer app in cli.py, which stays the reference: the answers here
-are its answers, byte for byte and exit code for exit code (tests/test_fast_path.py runs both).
+Importing typer (and click) takes longer than a warm audit. Any other command line goes to the
+typer app in cli.py, which stays the reference: the answers here are its answers, byte for byte
+and exit code for exit code (tests/test_fast_path.py runs both). A `check` line is taken here
+only when every word is one of the few plain forms `plain_check` knows; anything else (help,
+stdin, --fix, an option twice, a value that looks like an option) goes to typer.
 """
 
 from __future__ import annotations
@@ -33,7 +36,72 @@ def fast_path(args: list[str]) -> bool:
     if args[:1] == ["rules"] and tuple(args[1:]) in RULES_FORMATS:
         print_rules(RULES_FORMATS[tuple(args[1:])])
         return True
+    if args[:1] == ["check"]:
+        options = plain_check(args[1:])
+        if options is not None:
+            from .checking import Exit, check
+
+            try:
+                check(**options)
+            except Exit as done:
+                sys.stdout.flush()
+                sys.exit(done.exit_code)
     return False
+
+
+CHECK_FORMATS = ("text", "concise", "json", "sarif", "github", "junit")
+CHECK_CHOICES = {"--format": ("output_format", CHECK_FORMATS), "--fail-on": ("fail_on", ("error", "warning", "info")),
+                 "--color": ("colour", ("auto", "always", "never"))}
+CHECK_LISTS = {"--select": "select", "--ignore": "ignore", "--extend-select": "extend_select"}
+CHECK_FLAGS = {"--no-cache": "no_cache", "--quiet": "quiet", "-q": "quiet", "--statistics": "statistics",
+               "--exit-zero": "exit_zero", "--show-files": "show_files", "--changed": "changed"}
+
+
+def plain_check(words: list[str]) -> dict | None:
+    """The keyword arguments of `checking.check` for a plain `check` line, or None for typer.
+
+    Plain: paths that are not `-` and do not start with `-`; the flags in CHECK_FLAGS, each at most
+    once; `--format`, `--fail-on`, `--color` once each with one of their choices; `--select`,
+    `--ignore`, `--extend-select` (repeatable) with a value not starting with `-`. Values come as
+    `--opt value` or `--opt=value`.
+    """
+    from pathlib import Path
+
+    options: dict = {}
+    paths: list[Path] = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        index += 1
+        if not word.startswith("-"):
+            if not word or word != word.strip() or "\x00" in word:
+                return None
+            paths.append(Path(word))
+            continue
+        if word in CHECK_FLAGS:
+            if CHECK_FLAGS[word] in options:
+                return None
+            options[CHECK_FLAGS[word]] = True
+            continue
+        name, equals, value = word.partition("=")
+        if name not in CHECK_CHOICES and name not in CHECK_LISTS:
+            return None
+        if not equals:
+            if index >= len(words):
+                return None
+            value = words[index]
+            index += 1
+        if not value or value.startswith("-"):
+            return None
+        if name in CHECK_CHOICES:
+            key, choices = CHECK_CHOICES[name]
+            if key in options or value not in choices:
+                return None
+            options[key] = value
+        else:
+            options.setdefault(CHECK_LISTS[name], []).append(value)
+    options["paths"] = paths or None
+    return options
 
 
 def print_rules(output_format: str) -> None:

@@ -2,11 +2,17 @@
 
 Every surface reads it: the engine (names, severities), `sc-audit rules`, `explain`,
 SARIF metadata and the docs. A check without a catalog entry is a bug (a test says so).
+
+Parsing the TOML files costs more than a warm audit does, so `scripts/gen_rule_docs.py` also
+writes them, parsed, to `sc_audit/_catalog.json` with the SHA-256 of the rule files it read.
+`load()` uses that file only when the rule files present now have the same hash (their bytes
+are read and hashed on every start, which is cheap); a rule file changed, added or removed since
+makes it parse the TOML files as before. A stale compiled file is slower, never wrong.
 """
 
 from __future__ import annotations
 
-import tomllib
+import hashlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -40,11 +46,62 @@ def rules_dir() -> Path:
     return installed if installed.is_dir() else here.parent / "rules"
 
 
+COMPILED = Path(__file__).resolve().parent / "_catalog.json"
+
+
+def rule_files(directory: Path) -> list[tuple[str, bytes]]:
+    return [(path.name, path.read_bytes()) for path in sorted(directory.glob("SC*.toml"))]
+
+
+def source_hash(files: list[tuple[str, bytes]]) -> str:
+    """The hash of the rule files' names and bytes, in order."""
+    digest = hashlib.sha256()
+    for name, data in files:
+        digest.update(b"%d:%s\0%d:" % (len(name), name.encode("utf-8"), len(data)))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def parse_all(files: list[tuple[str, bytes]]) -> list[dict]:
+    import tomllib
+
+    return [tomllib.loads(data.decode("utf-8")) for _, data in files]
+
+
+def compiled(files: list[tuple[str, bytes]], compiled_path: Path) -> list[dict] | None:
+    """The parsed rule files from the compiled catalog, when it was made from these very files."""
+    import json
+
+    try:
+        stored = json.loads(compiled_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(stored, dict) or stored.get("source_hash") != source_hash(files):
+        return None
+    return stored.get("rules")
+
+
+def compile_catalog(directory: Path) -> str:
+    """The text of `_catalog.json` for the rule files in `directory`."""
+    import json
+
+    files = rule_files(directory)
+    return json.dumps({"source_hash": source_hash(files), "rules": parse_all(files)},
+                      indent=0, ensure_ascii=False) + "\n"
+
+
 @lru_cache(maxsize=1)
 def load() -> dict[str, Rule]:
+    return load_from(rules_dir())
+
+
+def load_from(directory: Path, compiled_path: Path = COMPILED) -> dict[str, Rule]:
+    files = rule_files(directory)
+    parsed = compiled(files, compiled_path)
+    if parsed is None:
+        parsed = parse_all(files)
     rules: dict[str, Rule] = {}
-    for path in sorted(rules_dir().glob("SC*.toml")):
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    for data in parsed:
         examples = tuple(
             Example(name=e["name"], files=dict(e["files"]), expect=tuple(e.get("expect", ())))
             for e in data.get("examples", ())

@@ -302,7 +302,8 @@ def _config_kind(path: PurePosixPath, text: str) -> str | None:
     reads, and no value of it could be known; an envsubst template (`${VAR}`) is read, its
     placeholders Unknown.
     """
-    from .parsers import nginx, supervisor
+    from .parsers import supervisor
+    from .parsers.nginx_sniff import looks_like_nginx
 
     rendered = _untemplated(path.name)
     templated = rendered != path.name.lower()
@@ -315,7 +316,7 @@ def _config_kind(path: PurePosixPath, text: str) -> str | None:
         return None
     if templated and ("{{" in text[: supervisor.SNIFF_BYTES] or "{%" in text[: supervisor.SNIFF_BYTES]):
         return None
-    if not nginx.looks_like_nginx(text):
+    if not looks_like_nginx(text):
         return None
     if extensionless and not in_site_dir and not _opens_server_block(text):
         return None

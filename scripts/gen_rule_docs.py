@@ -3,6 +3,9 @@
     python scripts/gen_rule_docs.py           # write the pages (and remove pages of deleted rules)
     python scripts/gen_rule_docs.py --check   # exit 1 when a page is stale or missing
 
+It also writes sc_audit/_catalog.json, the rule files parsed ahead of time (sc_audit/catalog.py
+uses it only while its hash matches the rule files; a stale one costs time, not correctness).
+
 The rule files are the source of truth: never edit docs/rules/ by hand. A rule's examples that
 raise it become "Example"; the others become "Use instead".
 """
@@ -156,6 +159,19 @@ def render_all(rules_dir: Path = RULES_DIR) -> dict[str, str]:
     return pages
 
 
+COMPILED = ROOT / "sc_audit" / "_catalog.json"
+
+
+def compiled_catalog(rules_dir: Path = RULES_DIR) -> str:
+    """The text of sc_audit/_catalog.json for the rule files in `rules_dir`."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        from sc_audit.catalog import compile_catalog
+    finally:
+        sys.path.remove(str(ROOT))
+    return compile_catalog(rules_dir)
+
+
 def stale(pages: dict[str, str], docs_dir: Path = DOCS_DIR) -> list[str]:
     """Pages that differ from what is on disk, are missing, or document a rule that is gone."""
     names = [name for name, text in sorted(pages.items())
@@ -174,6 +190,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gen_rule_docs: {error}", file=sys.stderr)
         return 2
     outdated = stale(pages)
+    compiled = compiled_catalog()
+    if COMPILED.read_text(encoding="utf-8") != compiled if COMPILED.is_file() else True:
+        if args.check:
+            print("sc_audit/_catalog.json is stale: run python scripts/gen_rule_docs.py", file=sys.stderr)
+            return 1
+        COMPILED.write_text(compiled, encoding="utf-8")
+        print("sc_audit/_catalog.json")
     if args.check:
         for name in outdated:
             print(f"docs/rules/{name} is stale: run python scripts/gen_rule_docs.py", file=sys.stderr)

@@ -28,7 +28,6 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from crossplane.analyzer import DIRECTIVES
 from crossplane.lexer import _lex_file_object
 
 from ..facts import NginxFacts, NginxLocation, NginxServer, NginxUpstream, ParseError
@@ -82,36 +81,7 @@ def statements(src: SourceFile) -> list[Stmt]:
         return []
 
 
-_STATEMENT = re.compile(r"^[ \t]*([a-z_][a-z0-9_]*)(?:[ \t]+[^\n;{}#]*)?[ \t]*([;{])", re.M)
-_INI_SECTION = re.compile(r"^[ \t]*\[[^\]\n]+\][ \t]*$", re.M)  # [Unit], [program:x]
-_STRONG_BLOCKS = frozenset({"http", "server", "location", "upstream", "events", "stream"})
-
-
-def looks_like_nginx(text: str) -> bool:
-    """Cheap content check: does this `.conf` text hold nginx statements?
-
-    True when a line opens a core nginx block (`server {`, `location / {`, `http {` ...)
-    or at least two lines are known nginx directives ended by `;` or `{`, and no line is
-    an INI section header (`[Unit]`, `[program:x]`). INI, supervisord, systemd and
-    apache files fail this (`key=value`, `[section]`, `<VirtualHost>`, CamelCase
-    directives without `;`).
-    """
-    try:
-        if _INI_SECTION.search(text[:65536]):
-            return False
-        directives = 0
-        for match in _STATEMENT.finditer(text[:65536]):
-            name, end = match.group(1), match.group(2)
-            if name not in DIRECTIVES:
-                continue
-            if end == "{" and name in _STRONG_BLOCKS:
-                return True
-            directives += 1
-            if directives >= 2:
-                return True
-        return False
-    except Exception:
-        return False
+from .nginx_sniff import looks_like_nginx  # noqa: E402,F401  (discovery's sniff, kept importable here)
 
 
 # --------------------------------------------------------------------------- statement tree
