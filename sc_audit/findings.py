@@ -48,7 +48,7 @@ class Finding:
 
 def headline(message: str) -> str:
     text = _CODE.sub(lambda m: m.group() if len(m.group()) <= 42 else m.group()[:37] + "…`", message)
-    first = _cut(text, _CLAUSE_END, 24)
+    first = _cut(text, _CLAUSE_END, 40)  # "WSGI target `x:y`" alone says nothing yet
     if len(first) <= HEADLINE_MAX:
         return first
     first = _ASIDE.sub("", first)  # "(Nginx's default)", "(2 CPUs → 5, …)": the detail, not the problem
