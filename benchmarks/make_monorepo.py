@@ -140,7 +140,9 @@ git pull --ff-only
 . venv/bin/activate
 pip install -r requirements.txt
 
-pm2 startOrReload {HOST_ROOT}/ecosystem.config.js --only {name}
+# PM2 stops with PM2_KILL_SIGNAL (SIGINT by default: Gunicorn's quick shutdown); a daemon this
+# command starts sends SIGTERM, Gunicorn's graceful stop (SC208)
+PM2_KILL_SIGNAL=SIGTERM pm2 startOrReload {HOST_ROOT}/ecosystem.config.js --only {name}
 pm2 save
 
 for attempt in 1 2 3 4 5; do
