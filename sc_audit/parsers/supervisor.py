@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 from ..facts import ParseError, ShellCommand, ShellContext, SupervisorFacts, SupervisorProgram
 from ..source import SourceFile
+from .pieces import PiecedText
 from ..span import Located, Span, Unknown
 from . import shell
 
@@ -65,18 +66,8 @@ def parse(src: SourceFile) -> SupervisorFacts:
 
 
 @dataclass
-class _Value:
+class _Value(PiecedText):
     """An option's value: its text (continuation lines joined by newlines) and where each piece sits."""
-
-    text: str
-    pieces: list[tuple[int, int, int]]  # (offset in text, file line, file column), 1-based
-
-    def position(self, offset: int) -> tuple[int, int]:
-        start, line, column = self.pieces[0]
-        for piece in self.pieces:
-            if piece[0] <= offset:
-                start, line, column = piece
-        return line, column + offset - start
 
     def span(self, path: str, start: int = 0, end: int | None = None) -> Span:
         end = len(self.text.rstrip()) if end is None else end

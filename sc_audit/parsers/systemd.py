@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from ..facts import ParseError, ShellCommand, ShellContext, SystemdUnitFacts
 from ..source import SourceFile
+from .pieces import PiecedText
 from ..span import Located, Span
 from . import shell
 
@@ -31,18 +32,8 @@ def parse(src: SourceFile) -> SystemdUnitFacts:
 
 
 @dataclass
-class _Logical:
+class _Logical(PiecedText):
     """A line after joining `\\`-continuations, with where each piece came from."""
-
-    text: str
-    pieces: list[tuple[int, int, int]]  # (offset in text, file line, file column), 1-based
-
-    def position(self, offset: int) -> tuple[int, int]:
-        start, line, column = self.pieces[0]
-        for piece in self.pieces:
-            if piece[0] <= offset:
-                start, line, column = piece
-        return line, column + offset - start
 
     def span(self, path: str, start: int, end: int) -> Span:
         line, column = self.position(start)
