@@ -7,6 +7,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import fs
 from . import source as kinds
 from .config import Config
 from .discover import Discovery, Skipped, discover, read_limited
@@ -73,17 +74,16 @@ def audit(path: str | Path, config: Config | None = None, cache: bool = False,
     unsaved buffer, `sc-audit check - --stdin-filename PATH`).
     """
     root = Path(path)
-    if not root.exists():
+    if not fs.exists(root):
         raise FileNotFoundError(f"{path}: no such file or directory")
-    if not root.is_dir() and not root.is_file():  # a FIFO, a device: never opened, no tree walked
+    if not fs.is_dir(root) and not fs.is_file(root):  # a FIFO, a device: never opened, no tree walked
         return _not_a_file(root, config)
-    if not root.is_dir():
-        if root.is_file():
-            root.open("rb").close()  # the file given cannot be read: PermissionError, for the caller to say
+    if not fs.is_dir(root):
+        fs.check_readable(root)  # the file given cannot be read: PermissionError, for the caller to say
         only = [*(only or ()), root]
         root = find_root(root)
     for wanted in only or ():
-        if not Path(wanted).exists():
+        if not fs.exists(wanted):
             raise FileNotFoundError(f"{wanted}: no such file or directory")
     scope = relative_filter(root, [Path(p) for p in only]) if only else Filter()
     if config is None:
@@ -117,7 +117,7 @@ def audit(path: str | Path, config: Config | None = None, cache: bool = False,
 
     findings = [f for f in run_checks(model, config, found) if scope.covers(f.span.path)]
     named_unreadable = [f"{Path(p).name}: not a regular file or a directory (a FIFO, a device): nothing was read"
-                        for p in only or () if not Path(p).is_dir() and not Path(p).is_file()]
+                        for p in only or () if not fs.is_dir(p) and not fs.is_file(p)]
     return Report(root=found.root, findings=findings, model=model, files=found.files,
                   skipped=[s for s in found.skipped if scope.covers(s.path)],
                   internal_errors=[e for e in internal_errors if scope.covers(e[0])],
@@ -127,7 +127,7 @@ def audit(path: str | Path, config: Config | None = None, cache: bool = False,
 def _not_a_file(path: Path, config: Config | None) -> Report:
     """The path given is a FIFO or a device: nothing is read, and the report says so (exit 1)."""
     path = path.absolute()
-    found = Discovery(root=path.parent.resolve())
+    found = Discovery(root=fs.resolve(path.parent))
     reason = "not a regular file or a directory (a FIFO, a device)"
     found.skip(path.name, reason)
     return Report(root=found.root, findings=[], model=build({}, set()), files=[], skipped=found.skipped,

@@ -37,6 +37,9 @@ except ImportError:  # pragma: no cover - an interpreter without it
 from . import __version__
 from . import source as kinds
 from .source import SourceFile
+from .userdir import KEY_BYTES, machine_key  # noqa: F401 - machine_key is this module's too
+from .userdir import cache_base as _user_cache_base
+from .userdir import read_regular_file as _read_regular_file
 
 CACHE_DIR = ".sc-audit-cache"
 FORMAT = 1  # the layout of the cache file; bump it when that changes
@@ -60,32 +63,6 @@ def _seal(payload: bytes, key: bytes) -> bytes:
     """The keyed hash that makes a cache file this user's own."""
     h = blake2b(payload, digest_size=DIGEST_SIZE, key=key)
     return h.digest()
-
-
-KEY_BYTES = 32
-
-
-def machine_key() -> bytes | None:
-    """This user's cache key (made on first use, mode 0600, never in an audited tree); None when
-    there is no user cache directory to keep it in."""
-    base = _user_cache_base()
-    if base is None:
-        return None
-    path = Path(base) / "sc-audit" / "key"
-    key = _read_regular_file(path, KEY_BYTES)
-    if key is not None and len(key) == KEY_BYTES:
-        return key
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(os.urandom(KEY_BYTES))
-    except FileExistsError:
-        pass  # another run made it at the same moment (or it is damaged): read what is there
-    except OSError:
-        return None
-    key = _read_regular_file(path, KEY_BYTES)
-    return key if key is not None and len(key) == KEY_BYTES else None
 
 
 def parser_fingerprint() -> bytes:
@@ -318,26 +295,6 @@ def cache_limit(text_chars: int) -> int:
     return min(MAX_CACHE_BYTES, CACHE_BYTES_BASE + CACHE_BYTES_PER_TEXT * text_chars)
 
 
-def _read_regular_file(path: Path, max_bytes: int = MAX_CACHE_BYTES) -> bytes | None:
-    """The bytes of a regular file, not through a symbolic link: a link planted in the tree to
-    /dev/zero or a FIFO must not hang the run."""
-    import stat
-
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    try:
-        handle = os.open(path, flags)
-    except OSError:
-        return None
-    with os.fdopen(handle, "rb") as stream:
-        try:
-            info = os.fstat(stream.fileno())
-            if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
-                return None
-            return stream.read(max_bytes + 1)
-        except OSError:
-            return None
-
-
 class _PlainUnpickler(pickle.Unpickler):
     def __init__(self, payload: bytes) -> None:
         import io
@@ -369,12 +326,6 @@ def _cache_dir(root: Path) -> Path | None:
         if directory is not None and _usable(directory):
             return directory
     return None
-
-
-def _user_cache_base() -> str | None:
-    base = os.environ.get("XDG_CACHE_HOME") or (os.path.join(os.path.expanduser("~"), ".cache")
-                                                if os.path.expanduser("~") != "~" else None)
-    return base or None
 
 
 def _user_cache_dir(root: Path) -> Path | None:

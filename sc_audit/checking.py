@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+from . import fs
+
 
 class Exit(Exception):
     """Leave with this exit code (cli.py turns it into typer.Exit)."""
@@ -69,12 +71,11 @@ def check(paths: Optional[List[Path]] = None, root_option: Optional[Path] = None
     selected, ignored, extended = _codes(select), _codes(ignore), _codes(extend_select)
     try:
         for path in given:
-            if not path.exists() and path != stdin_filename:
+            if not fs.exists(path) and path != stdin_filename:
                 raise FileNotFoundError(path)
-            if path.is_file():
-                path.open("rb").close()  # a named file that cannot be read: one line, exit 2
-        root = root_option.resolve() if root_option is not None else find_root(given[0])
-        if not root.is_dir():
+            fs.check_readable(path)  # a named file that cannot be read: one line, exit 2
+        root = fs.resolve(root_option) if root_option is not None else find_root(given[0])
+        if not fs.is_dir(root):
             fail(f"{root_option}: not a directory; --root is the repository's top directory")
         if stdin_filename is not None:
             rel = _relative(root, stdin_filename)
@@ -204,7 +205,7 @@ def _relative(root: Path, path: Path) -> str:
     from .scope import ScopeError
 
     try:
-        return path.resolve().relative_to(root).as_posix()
+        return fs.resolve(path).relative_to(root).as_posix()
     except ValueError:
         raise ScopeError(f"{path}: outside the repository root {root}; give --root") from None
 
@@ -213,7 +214,7 @@ def _report_paths(root: Path, given: list[Path], changed: bool) -> list[Path] | 
     """The paths whose findings are reported; None for the whole repository."""
     if changed:
         return None  # decided after the audit: what involves the changed files
-    resolved = [p.resolve() for p in given]
+    resolved = [fs.resolve(p) for p in given]
     return None if all(p == root for p in resolved) else given
 
 
@@ -223,7 +224,7 @@ def _touching(report, root: Path, given: list[Path]):
     import dataclasses
 
     rels = {_relative(root, p) for p in given}
-    if rels & set(CONFIG_NAMES) or any(p.resolve() == root for p in given):
+    if rels & set(CONFIG_NAMES) or any(fs.resolve(p) == root for p in given):
         return report
     findings = [f for f in report.findings
                 if f.span.path in rels or any(r.span.path in rels for r in f.related)]
@@ -239,7 +240,7 @@ def _say_what_was_not_read(report, root: Path, given: list[Path], stdin_filename
     "no issues found" would turn a gate green on a typo."""
     read = {f.path for f in report.files} | {s.path for s in report.skipped}
     for path in given:
-        if path.is_dir() or (path == stdin_filename and not path.exists()):
+        if fs.is_dir(path) or (path == stdin_filename and not fs.exists(path)):
             continue
         rel = _relative(root, path)
         if rel not in read:

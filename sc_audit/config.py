@@ -12,6 +12,8 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from . import fs
+
 SEVERITIES = ("error", "warning", "info")
 CODE = re.compile(r"^SC\d{0,3}$")
 
@@ -58,13 +60,13 @@ class Config:
 
 def find_file(root: Path) -> tuple[Path, dict] | None:
     """The config file that applies to `root`, with its sc-audit table."""
-    base = root if root.is_dir() else root.parent
+    base = root if fs.is_dir(root) else root.parent
     for name in ("sc-audit.toml", ".sc-audit.toml"):
         candidate = base / name
-        if candidate.is_file():
+        if fs.is_file(candidate):
             return candidate, _read(candidate)
     pyproject = base / "pyproject.toml"
-    if pyproject.is_file():
+    if fs.is_file(pyproject):
         table = _read(pyproject).get("tool", {}).get("sc-audit")
         if table is not None:
             return pyproject, table
@@ -73,16 +75,29 @@ def find_file(root: Path) -> tuple[Path, dict] | None:
 
 def _read(path: Path) -> dict:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(_text(path))
     except tomllib.TOMLDecodeError as error:
         match = re.search(r"line (\d+)", str(error))
         # no line in the message: the error is "at end of document"
-        line = match.group(1) if match else max(1, len(path.read_text(encoding="utf-8").splitlines()))
+        line = match.group(1) if match else max(1, len(_text(path).splitlines()))
         raise ConfigError(f"{path}:{line}: invalid TOML: {error}") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}:1: cannot read: {error}") from None
     except RecursionError:  # tomllib recurses per nesting level
         raise ConfigError(f"{path}:1: invalid TOML: nested too deeply") from None
+
+
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
+def _text(path: Path) -> str:
+    """A configuration file's text (through fs: what the audit read, for the report cache)."""
+    status, data = fs.read_regular(path, MAX_CONFIG_BYTES)
+    if status == "not-regular":
+        raise OSError("not a regular file")
+    if status == "too-large" or len(data) > MAX_CONFIG_BYTES:
+        raise OSError("larger than 1 MiB")
+    return data.decode("utf-8")
 
 
 def load(root: Path) -> Config:
@@ -99,7 +114,7 @@ HOST_KEYS = {"memory", "cpus"}
 
 
 def from_table(table: dict, path: Path) -> Config:
-    text = path.read_text(encoding="utf-8")
+    text = _text(path)
 
     def error(key: str, message: str) -> ConfigError:
         return ConfigError(f"{path}:{_line_of(text, key, path.name == 'pyproject.toml')}: {message}")

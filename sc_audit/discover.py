@@ -7,19 +7,19 @@ ambiguous (a `*.conf` may be Nginx or supervisord; a `*.json` may be a PM2 file)
 from __future__ import annotations
 
 import fnmatch
-import os
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from . import fs
 from . import source as kinds
 from .source import SourceFile, decode, looks_binary
 
+CACHE_DIR = ".sc-audit-cache"  # cache.py's, never read as input
 SKIP_DIRS = frozenset(
     {".git", ".hg", ".svn", "node_modules", "venv", ".venv", "env", "__pycache__",
      "build", "dist", ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache",
-     ".sc-audit-cache", "site-packages"}
+     CACHE_DIR, "site-packages"}
 )
 MAX_FILE_BYTES = 2 * 1024 * 1024  # a deployment file is small; anything bigger is skipped, and said
 MAX_FILES = 200_000  # bounded work on huge trees
@@ -64,7 +64,7 @@ class Discovery:
 
 def discover(root: Path, exclude: tuple[str, ...] = (), respect_gitignore: bool = False) -> Discovery:
     """`respect_gitignore`: what the repository's .gitignore files ignore is not read (see gitignore.py)."""
-    root = root.resolve()
+    root = fs.resolve(root)
     result = Discovery(root=root)
     ignore = None
     if respect_gitignore:
@@ -94,7 +94,7 @@ def _walk(root: Path, exclude: tuple[str, ...], result: Discovery, ignore=None):
     while stack:
         rel_dir = stack.pop()
         try:
-            entries = sorted(os.scandir(root / rel_dir if rel_dir else root), key=lambda e: e.name)
+            entries = fs.listdir(root / rel_dir if rel_dir else root)
         except OSError as error:
             if not rel_dir and isinstance(error, PermissionError):
                 raise  # the root itself: the caller says so in one line (exit 2)
@@ -114,15 +114,15 @@ def _walk(root: Path, exclude: tuple[str, ...], result: Discovery, ignore=None):
             try:
                 if entry.is_symlink():
                     # a link is followed only when it stays inside the root
-                    target = Path(os.path.realpath(entry.path))
-                    if not target.is_relative_to(root) or not target.exists():
+                    target = fs.resolve(entry.path)
+                    if not target.is_relative_to(root) or not fs.exists(target):
                         if kind_by_name(rel) is not None:  # a deployment file that is not read: say so
-                            result.skip(rel, "a symbolic link out of the root" if target.exists()
+                            result.skip(rel, "a symbolic link out of the root" if fs.exists(target)
                                         else "a dangling (or looping) symbolic link")
                         continue
-                    if target.is_dir():
+                    if fs.is_dir(target):
                         continue  # linked directories are not walked: no loops, no double counting
-                if entry.is_dir(follow_symlinks=False):
+                if entry.is_dir():
                     if entry.name not in SKIP_DIRS and not (ignore is not None and ignore.ignored(rel, True)):
                         subdirs.append(rel)
                     continue
@@ -147,10 +147,11 @@ def _read_gitignore(root: Path, rel_dir: str, entries, ignore) -> None:
     for entry in entries:
         if entry.name == ".gitignore":
             try:
-                if entry.is_file(follow_symlinks=False) and entry.stat().st_size <= MAX_GITIGNORE_BYTES:
-                    ignore.read(rel_dir, Path(entry.path).read_text(encoding="utf-8", errors="replace"))
+                status, data = fs.read_regular(entry.path, MAX_GITIGNORE_BYTES) if entry.is_file() else ("", b"")
             except OSError:
-                pass
+                return
+            if status == "ok":
+                ignore.read(rel_dir, data.decode("utf-8", errors="replace"))
             return
 
 
@@ -180,21 +181,16 @@ def read_limited(root: Path, rel: str, result: Discovery) -> bytes | None:
     Never blocks: a FIFO or a device is not opened."""
     if rel in result.skipped_paths:
         return None
-    path = root / rel
     try:
-        info = os.stat(path)
-        if not stat.S_ISREG(info.st_mode):
-            result.skip(rel, "not a regular file")
-            return None
-        if info.st_size > MAX_FILE_BYTES:
-            result.skip(rel, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
-            return None
-        if info.st_size == 0:  # empty, or a pseudo-file (/proc/kmsg blocks a reader): never opened
-            return b""
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+        status, data = fs.read_regular(root / rel, MAX_FILE_BYTES)
     except OSError as error:
         result.skip(rel, f"unreadable: {error.strerror or error}")
+        return None
+    if status == "not-regular":
+        result.skip(rel, "not a regular file")
+        return None
+    if status == "too-large" or len(data) > MAX_FILE_BYTES:
+        result.skip(rel, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
         return None
     if looks_binary(data):
         result.skip(rel, "binary")

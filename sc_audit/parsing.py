@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import fnmatch
-import os
 import posixpath
 from pathlib import Path
 
+from . import fs
 from . import source as kinds
-from .discover import MAX_FILE_BYTES
+from .discover import CACHE_DIR, MAX_FILE_BYTES
 from .facts import ParseError
 from .source import SourceFile, decode, looks_binary
 from .span import Span
@@ -120,7 +120,7 @@ class TreeIndex:
         while stack:
             rel = stack.pop()
             try:
-                entries = sorted(os.scandir(self.root / rel if rel else self.root), key=lambda e: e.name)
+                entries = fs.listdir(self.root / rel if rel else self.root)
             except OSError:
                 continue
             listing: dict[str, bool] = {}
@@ -130,11 +130,11 @@ class TreeIndex:
                     self.truncated = True
                     break
                 try:
-                    is_dir = entry.is_dir(follow_symlinks=False)
+                    is_dir = entry.is_dir()
                 except OSError:
                     continue
                 listing[entry.name] = is_dir
-                if is_dir:
+                if is_dir and not (rel == "" and entry.name == CACHE_DIR):  # our own cache is never an include
                     stack.append(f"{rel}/{entry.name}" if rel else entry.name)
             dirs[rel] = listing
             if self.truncated:
@@ -178,7 +178,7 @@ def include_reader(root: Path, files_by_path: dict[str, SourceFile]):
     `..` escapes and symlinks out of the root are never read. What a limit leaves unread
     is said (`Included.cut`), and the parser makes it an SC001.
     """
-    root = root.resolve()
+    root = fs.resolve(root)
     index = TreeIndex(root)
     work = [MAX_GLOB_WORK]
     directives = [0]
@@ -217,19 +217,18 @@ def include_reader(root: Path, files_by_path: dict[str, SourceFile]):
 
 
 def _included_file(root: Path, rel: str, files_by_path: dict[str, SourceFile]) -> SourceFile | None:
-    real = (root / rel).resolve()
-    if not real.is_relative_to(root) or not real.is_file():
+    real = fs.resolve(root / rel)
+    if not real.is_relative_to(root) or not fs.is_file(real):
         return None
     rel = real.relative_to(root).as_posix()
     known = files_by_path.get(rel)
     if known is not None:
         return SourceFile(rel, kinds.NGINX, known.text, known.encoding)
     try:
-        with open(real, "rb") as handle:  # a regular file (is_file above): never blocks
-            data = handle.read(MAX_FILE_BYTES + 1)
+        status, data = fs.read_regular(real, MAX_FILE_BYTES)  # a FIFO or a device is never opened
     except OSError:
         return None
-    if len(data) > MAX_FILE_BYTES or looks_binary(data):
+    if status != "ok" or len(data) > MAX_FILE_BYTES or looks_binary(data):
         return None
     text, encoding = decode(data)
     return SourceFile(rel, kinds.NGINX, text, encoding)

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import fs
+
 CONFIG_FILES = ("sc-audit.toml", ".sc-audit.toml")
 SC_AUDIT_TABLE = re.compile(r"""^\s*\[\s*tool\s*\.\s*["']?sc-audit["']?\s*[\].]""", re.MULTILINE)
 
@@ -27,8 +29,8 @@ def find_root(start: Path) -> Path:
 
     False-alarm risk: a repository nested in another without its own `.git` or configuration (a
     vendored copy, a test fixture) is modelled as part of the outer one; `--root` says otherwise."""
-    start = Path(start).resolve()
-    base = start if start.is_dir() else start.parent
+    start = fs.resolve(start)
+    base = start if fs.is_dir(start) else start.parent
     for directory in (base, *base.parents):
         if _is_root(directory):
             return directory
@@ -37,11 +39,11 @@ def find_root(start: Path) -> Path:
 
 def _is_root(directory: Path) -> bool:
     try:
-        if (directory / ".git").exists() or any((directory / name).is_file() for name in CONFIG_FILES):
+        if fs.exists(directory / ".git") or any(fs.is_file(directory / name) for name in CONFIG_FILES):
             return True
-        pyproject = directory / "pyproject.toml"
-        if pyproject.is_file() and pyproject.stat().st_size < 1024 * 1024:
-            return bool(SC_AUDIT_TABLE.search(pyproject.read_text(encoding="utf-8", errors="replace")))
+        status, data = fs.read_regular(directory / "pyproject.toml", 1024 * 1024 - 1)
+        if status == "ok":
+            return bool(SC_AUDIT_TABLE.search(data.decode("utf-8", errors="replace")))
     except OSError:
         return False
     return False
@@ -64,10 +66,10 @@ class Filter:
 
 def relative_filter(root: Path, paths: list[Path]) -> Filter:
     """The filter of `paths` (as given, relative to the working directory) inside `root`."""
-    root = root.resolve()
+    root = fs.resolve(root)
     parts = []
     for path in paths:
-        absolute = Path(path).resolve()
+        absolute = fs.resolve(path)
         try:
             rel = absolute.relative_to(root).as_posix()
         except ValueError:
@@ -75,5 +77,5 @@ def relative_filter(root: Path, paths: list[Path]) -> Filter:
                              "on its own") from None
         if rel == ".":
             return Filter()
-        parts.append(rel + "/" if absolute.is_dir() else rel)
+        parts.append(rel + "/" if fs.is_dir(absolute) else rel)
     return Filter(tuple(parts) or ("",))

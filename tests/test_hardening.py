@@ -162,11 +162,11 @@ def test_include_globs_that_match_nothing_index_the_tree_once(tmp_path, monkeypa
     """2,000 `include` globs over 1,000 directories globbed the whole tree each time (~50 s)."""
     import os as os_module
 
-    from sc_audit import parsing
+    from sc_audit import fs
 
     listed = []
     real_scandir = os_module.scandir
-    monkeypatch.setattr(parsing.os, "scandir", lambda path: listed.append(path) or real_scandir(path))
+    monkeypatch.setattr(fs.os, "scandir", lambda path: listed.append(path) or real_scandir(path))
     files = {f"d{i}/x.txt": "" for i in range(1000)}
     files["nginx/site.conf"] = "server {\n    listen 80;\n" + "".join(
         f"    include nomatch{i}/*.conf;\n" for i in range(2000)) + "}\n"

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from .. import fs
 from .safe import clean, safe_line
 from .text import summary
 
@@ -68,7 +69,7 @@ def workspace_prefix(root: Path) -> str:
     """The audited root relative to the working directory, as a `dir/` prefix ("" when it is the cwd
     or outside it)."""
     try:
-        relative = root.resolve().relative_to(Path.cwd().resolve())
+        relative = fs.resolve(root).relative_to(fs.resolve(Path.cwd()))
     except (OSError, ValueError):
         return ""
     return "" if str(relative) == "." else relative.as_posix() + "/"

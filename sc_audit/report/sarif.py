@@ -28,7 +28,7 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import quote
 
-from .. import __version__
+from .. import __version__, fs
 from .safe import json_text
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -58,7 +58,7 @@ def document(report) -> dict:
     sources = {f.path: f for f in report.files}
     fingerprints = line_hashes(report.findings, sources)
     prefix = workspace_prefix(Path(report.root))
-    base = Path.cwd().resolve() if prefix else Path(report.root).resolve()
+    base = fs.resolve(Path.cwd()) if prefix else fs.resolve(report.root)
     results = [result(finding, index[finding.rule], fingerprint, prefix)
                for finding, fingerprint in zip(report.findings, fingerprints)]
     return {
