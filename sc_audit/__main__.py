@@ -1,5 +1,6 @@
 """`sc-audit` and `python -m sc_audit`: answer `--version`, `rules` and plain `check` lines
-before importing typer.
+before importing typer; a plain `check` whose inputs have not changed since it last ran is
+answered from the whole-report cache (answers.py) before anything heavy is imported.
 
 Importing typer (and click) takes longer than a warm audit. Any other command line goes to the
 typer app in cli.py, which stays the reference: the answers here are its answers, byte for byte
@@ -39,10 +40,18 @@ def fast_path(args: list[str]) -> bool:
     if args[:1] == ["check"]:
         options = plain_check(args[1:])
         if options is not None:
+            if not options.get("no_cache"):
+                from . import answers
+
+                found = answers.lookup(args[1:])
+                if found is not None:
+                    answers.replay(*found)  # leaves: the output and exit code of the same run before
             from .checking import Exit, check
 
             try:
-                check(**options)
+                if options.get("no_cache"):
+                    check(**options)
+                answers.run_and_keep(args[1:], lambda: check(**options))
             except Exit as done:
                 sys.stdout.flush()
                 sys.exit(done.exit_code)

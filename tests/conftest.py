@@ -55,3 +55,10 @@ def repo(tmp_path):
         return audit(tmp_path, config)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _own_user_cache(tmp_path_factory, monkeypatch):
+    """Each test its own user cache directory: the report cache (answers.py) and the cache key
+    never carry over from one test, or from the developer's own runs, into another."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("user-cache")))
