@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .span import Located, Span, Unknown
+from .span import Located, Span, Unknown, plain_state
 
 
+@plain_state
 @dataclass(frozen=True, slots=True)
 class ParseError:
     """The file (or a part of it) could not be read. Becomes an SC001 finding."""
@@ -22,6 +23,7 @@ class ParseError:
 # --------------------------------------------------------------------------- Python app
 
 
+@plain_state
 @dataclass(frozen=True, slots=True)
 class AppObject:
     """A module-level (or factory-local) WSGI/ASGI application object."""
@@ -32,6 +34,7 @@ class AppObject:
     in_function: str | None = None  # factory function that creates it, if any
 
 
+@plain_state
 @dataclass(frozen=True, slots=True)
 class Function:
     name: str
@@ -41,6 +44,7 @@ class Function:
     returns_app: bool = False  # a factory: builds and returns an app object
 
 
+@plain_state
 @dataclass(frozen=True, slots=True)
 class ImportedName:
     """`from MODULE import NAME as ALIAS` (or `import MODULE as ALIAS`: name is None)."""
@@ -51,6 +55,7 @@ class ImportedName:
     span: Span
 
 
+@plain_state
 @dataclass(frozen=True, slots=True)
 class Route:
     app: str  # the variable the route is registered on: "app", "bp", "api"
@@ -60,6 +65,7 @@ class Route:
     function: str | None = None  # the view function
 
 
+@plain_state
 @dataclass(frozen=True, slots=True)
 class Blueprint:
     name: str  # variable name
@@ -67,6 +73,7 @@ class Blueprint:
     span: Span
 
 
+@plain_state
 @dataclass(frozen=True, slots=True)
 class BlueprintRegistration:
     app: str  # variable the blueprint is registered on
@@ -75,6 +82,7 @@ class BlueprintRegistration:
     span: Span
 
 
+@plain_state
 @dataclass(frozen=True, slots=True)
 class RouteUnknown:
     """Part of an app's (or router's) URL space whose routes cannot be read statically: a
@@ -87,6 +95,7 @@ class RouteUnknown:
     span: Span
 
 
+@plain_state
 @dataclass(frozen=True, slots=True)
 class AppHandoff:
     """The app (or a router) given to a function: `register_routes(app)`, `init_views(app=app)`.
@@ -99,6 +108,7 @@ class AppHandoff:
     span: Span
 
 
+@plain_state
 @dataclass(frozen=True, slots=True)
 class AppSetting:
     """A constructor keyword that moves URLs: FastAPI `root_path`, `docs_url`, `redoc_url`,
@@ -110,6 +120,7 @@ class AppSetting:
     span: Span
 
 
+@plain_state
 @dataclass(frozen=True, slots=True)
 class UrlPattern:
     """One entry of a Django `urlpatterns` list: `path(...)`, `re_path(...)` / `url(...)`, or an
@@ -125,6 +136,7 @@ class UrlPattern:
     unknown: str | None = None
 
 
+@plain_state
 @dataclass(frozen=True, slots=True)
 class AppRun:
     """`app.run(host=..., port=..., debug=...)`; absent arguments are None."""
@@ -141,6 +153,7 @@ class AppRun:
     conditional: bool = False  # inside a branch or loop (other than the main guard)
 
 
+@plain_state
 @dataclass(frozen=True, slots=True)
 class GuardedSetup:
     """App set-up that only runs under `if __name__ == "__main__":` (`register_blueprint`,
@@ -200,6 +213,7 @@ class PythonModuleFacts:
 # --------------------------------------------------------------------------- Gunicorn config
 
 
+@plain_state
 @dataclass(frozen=True, slots=True)
 class SettingValue:
     """A gunicorn.conf.py setting, evaluated statically.
@@ -249,6 +263,7 @@ class Pm2App:
         return self.get("name")
 
 
+@plain_state
 @dataclass(frozen=True, slots=True)
 class ShellSnippet:
     """A shell string embedded in a non-shell file, e.g. PM2 deploy `post-deploy`.
@@ -272,6 +287,7 @@ class Pm2Facts:
 # --------------------------------------------------------------------------- Nginx
 
 
+@plain_state
 @dataclass(frozen=True, slots=True)
 class NginxLocation:
     match: str  # "/api/", "= /health", "~ ^/x"
@@ -287,6 +303,7 @@ class NginxLocation:
     unread_include: bool = False
 
 
+@plain_state
 @dataclass(frozen=True, slots=True)
 class NginxServer:
     span: Span
@@ -300,6 +317,7 @@ class NginxServer:
     tls: bool = False  # a `listen … ssl` (or `ssl on`): Nginx terminates TLS here
 
 
+@plain_state
 @dataclass(frozen=True, slots=True)
 class NginxUpstream:
     name: str
@@ -331,6 +349,7 @@ class NginxFacts:
 # --------------------------------------------------------------------------- Shell
 
 
+@plain_state
 @dataclass(frozen=True, slots=True)
 class ShellContext:
     """The shell process that runs a command.
@@ -348,6 +367,7 @@ class ShellContext:
     ignored_script_stop: Span | None = None  # `script_stop: true` on an ssh-action version without it
 
 
+@plain_state
 @dataclass(frozen=True, slots=True)
 class ShellCommand:
     """One simple command, after prefixes like `sudo`/`nohup`/`VAR=x` are kept in argv.
@@ -396,6 +416,7 @@ class WorkflowFacts:
 # --------------------------------------------------------------------------- CodeDeploy
 
 
+@plain_state
 @dataclass(frozen=True, slots=True)
 class AppspecFile:
     """One `files:` entry of a CodeDeploy appspec: `source` (in the revision) lands at `destination`."""
@@ -405,6 +426,7 @@ class AppspecFile:
     span: Span  # the entry
 
 
+@plain_state
 @dataclass(frozen=True, slots=True)
 class AppspecHook:
     """One script of a lifecycle hook (`hooks: ApplicationStart: - location: scripts/start.sh`)."""
@@ -489,6 +511,7 @@ class ProcfileFacts:
 # --------------------------------------------------------------------------- containers
 
 
+@plain_state
 @dataclass(frozen=True, slots=True)
 class DockerInstruction:
     """One Dockerfile instruction as BuildKit's parser reads it (continuations joined, heredocs kept)."""

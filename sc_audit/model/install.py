@@ -276,7 +276,7 @@ def resolve(model: Deployment, host_path: object) -> str | None:
         return None
     path = posixpath.normpath(host_path)
     best: list[Placement] = []
-    for placement in model.placements:
+    for placement in _holding(model, path):
         if path == placement.host or path.startswith(placement.host.rstrip("/") + "/"):
             if not best or len(placement.host) > len(best[0].host):
                 best = [placement]
@@ -289,6 +289,25 @@ def resolve(model: Deployment, host_path: object) -> str | None:
     if joined == ".":
         return ""
     return None if joined.startswith("..") else joined
+
+
+def _holding(model: Deployment, path: str) -> list[Placement]:
+    """The placements whose host directory is `path` or one of its ancestors, in map order (an
+    index built once per map: a scan of every placement per path made N = 1000 services quadratic)."""
+    memo = model.memo.get("placements-by-host")
+    if memo is None or memo[0] is not model.placements or memo[1] != len(model.placements):
+        index: dict[str, list[tuple[int, Placement]]] = {}
+        for order, placement in enumerate(model.placements):
+            index.setdefault(placement.host.rstrip("/"), []).append((order, placement))
+        memo = model.memo["placements-by-host"] = (model.placements, len(model.placements), index)
+    index = memo[2]
+    found, directory = [], path.rstrip("/")
+    while True:
+        found += index.get(directory, ())
+        if not directory:
+            break
+        directory = directory.rpartition("/")[0]
+    return [placement for _, placement in sorted(found, key=lambda item: item[0])]
 
 
 def repo_dir(model: Deployment, value: object, base: str) -> str | None:
