@@ -270,3 +270,48 @@ def test_an_env_file_may_set_the_host(tmp_path):
     (tmp_path / "compose.yaml").write_text("services:\n  web:\n    build: .\n    restart: always\n"
                                            "    ports:\n      - \"5000:5000\"\n")
     assert _codes(tmp_path) == [("SC701", "Dockerfile", 4)]
+
+
+# ---------------------------------------------------------------------------- SC210 in containers
+
+ROOT_IMAGE = "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nCMD [\"gunicorn\", \"-b\", \"0.0.0.0:8000\", \"app:app\"]\n"
+
+
+def _sc210(root):
+    return [c for c in _codes(root, "SC210") if c[0] == "SC210"]
+
+
+def test_a_container_without_user_over_pythons_image_runs_as_root(tmp_path):
+    root = write_repo(tmp_path, {"Dockerfile": ROOT_IMAGE, "app.py": APP})
+    assert _sc210(root) == [("SC210", "Dockerfile", 4)]
+
+
+def test_compose_user_over_a_root_image_is_not_root(tmp_path):
+    root = write_repo(tmp_path, {
+        "Dockerfile": ROOT_IMAGE, "app.py": APP,
+        "docker-compose.yml": "services:\n  web:\n    build: .\n    user: \"1000:1000\"\n    ports:\n      - \"127.0.0.1:8000:8000\"\n",
+    })
+    assert _sc210(root) == []
+
+
+def test_compose_user_root_is_root_and_says_where(tmp_path):
+    root = write_repo(tmp_path, {
+        "Dockerfile": ROOT_IMAGE.replace("COPY . .\n", "COPY . .\nUSER app\n"), "app.py": APP,
+        "docker-compose.yml": "services:\n  web:\n    build: .\n    user: root\n",
+    })
+    report = audit(root, config=Config(extend_select=("SC210",)))
+    [finding] = [f for f in report.findings if f.rule == "SC210"]
+    assert "`root`" in finding.message
+    assert [(r.span.path, r.span.line) for r in finding.related] == [("docker-compose.yml", 4)]
+
+
+def test_an_unknown_base_an_entrypoint_script_or_gunicorns_own_user_never_fire(tmp_path):
+    unknown_base = write_repo(tmp_path / "a", {"Dockerfile": ROOT_IMAGE.replace("python:3.12-slim", "acme/web:1"),
+                                              "app.py": APP})
+    script = write_repo(tmp_path / "b", {
+        "Dockerfile": ROOT_IMAGE.replace('CMD ["gunicorn", "-b", "0.0.0.0:8000", "app:app"]',
+                                         'COPY entrypoint.sh /entrypoint.sh\nENTRYPOINT ["/entrypoint.sh"]'),
+        "entrypoint.sh": "#!/bin/sh\nexec gosu app gunicorn -b 0.0.0.0:8000 app:app\n", "app.py": APP})
+    dropped = write_repo(tmp_path / "c", {"Dockerfile": ROOT_IMAGE.replace('"-b"', '"--user", "app", "-b"'),
+                                         "app.py": APP})
+    assert _sc210(unknown_base) == _sc210(script) == _sc210(dropped) == []

@@ -80,6 +80,37 @@ def server_runs_as_root(model, config, found):
                       "or a dependency gives an attacker the whole host. Add `User=` (a dedicated account, e.g. "
                       "`www-data`) and `Group=`.", process.span,
                       (Related(span, "set here"),) if span is not None else ())
+    for container in model.containers:
+        root, span, how = container_runs_as_root(container)
+        if root:
+            yield Finding("SC210", f"container `{container.name}` runs its web server as root ({how}): a bug in "
+                          "the app or a dependency gives an attacker root in the container, and whatever it "
+                          "mounts. Add `RUN useradd --create-home app` and `USER app` to the Dockerfile (or "
+                          "`user:` in the Compose service).", container.argv_span or container.span,
+                          (Related(span, "the image's user comes from here"),) if span is not None else ())
+
+
+def container_runs_as_root(container) -> tuple[bool, object, str]:
+    """(True, where, how) when a container starts its web server as root: Compose `user: root`
+    (or 0), an image whose last `USER` is root, or no USER at all over an official base that sets
+    none (python, debian, alpine …: root). Gunicorn's `user` setting drops the workers'
+    privileges and counts as not root. False-alarm risk: a server that drops privileges itself
+    by other means (`gosu`/`su-exec` in an entrypoint script we do not follow); a base image we
+    do not know (it may set a USER) is unknown and never fires."""
+    from ..model.containers import container_user
+
+    process = container.process
+    if process is None or not serves_http(process) or "user" in process.settings:
+        return False, None, ""
+    if container.script is not None or any(cmd.basename(w) in ("gosu", "su-exec", "setpriv", "chpst")
+                                           for w in container.argv or ()):
+        return False, None, ""
+    user, span = container_user(container)
+    if user is None or user.split(":", 1)[0] not in ("root", "0"):
+        return False, None, ""
+    if container.user is not None:
+        return True, span, f"its user is `{user}`"
+    return True, span, "the image sets no `USER`, and its base image runs as root"
 
 
 def output_unbuffered(model, process) -> bool | None:
