@@ -315,3 +315,67 @@ def test_an_unknown_base_an_entrypoint_script_or_gunicorns_own_user_never_fire(t
     dropped = write_repo(tmp_path / "c", {"Dockerfile": ROOT_IMAGE.replace('"-b"', '"--user", "app", "-b"'),
                                          "app.py": APP})
     assert _sc210(unknown_base) == _sc210(script) == _sc210(dropped) == []
+
+
+# ---------------------------------------------------------------------------- SC208 in containers
+
+GUNICORN_IMAGE = "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nCMD [\"gunicorn\", \"-b\", \"0.0.0.0:8000\", \"app:app\"]\n"
+
+
+def _sc208(root):
+    return [c for c in _codes(root) if c[0] == "SC208"]
+
+
+def test_a_quick_stopsignal_cuts_gunicorns_requests(tmp_path):
+    root = write_repo(tmp_path, {"Dockerfile": GUNICORN_IMAGE.replace("CMD", "STOPSIGNAL SIGINT\nCMD"), "app.py": APP})
+    report = audit(root)
+    [finding] = [f for f in report.findings if f.rule == "SC208"]
+    assert "SIGINT" in finding.message and "STOPSIGNAL SIGTERM" in finding.message
+    assert [(r.span.path, r.span.line) for r in finding.related] == [("Dockerfile", 4)]
+
+
+def test_compose_stop_signal_overrides_the_image(tmp_path):
+    compose_file = "services:\n  web:\n    build: .\n    stop_signal: SIGTERM\n"
+    quick = write_repo(tmp_path / "a", {"Dockerfile": GUNICORN_IMAGE.replace("CMD", "STOPSIGNAL SIGQUIT\nCMD"),
+                                        "app.py": APP, "compose.yaml": compose_file})
+    assert _sc208(quick) == []
+    made_quick = write_repo(tmp_path / "b", {"Dockerfile": GUNICORN_IMAGE, "app.py": APP,
+                                             "compose.yaml": compose_file.replace("SIGTERM", "SIGQUIT")})
+    [finding] = [f for f in audit(made_quick).findings if f.rule == "SC208"]
+    assert "SIGQUIT" in finding.message  # at the server's command, with where the signal is set
+    assert [(r.span.path, r.span.line) for r in finding.related] == [("compose.yaml", 4)]
+
+
+def test_the_grace_period_is_weighed_only_when_the_repository_writes_one(tmp_path):
+    plain = write_repo(tmp_path / "a", {"Dockerfile": GUNICORN_IMAGE, "app.py": APP,
+                                        "compose.yaml": "services:\n  web:\n    build: .\n"})
+    assert _sc208(plain) == []  # Docker's 10 s against Gunicorn's default 30 s: the norm, not reported
+    short = write_repo(tmp_path / "b", {"Dockerfile": GUNICORN_IMAGE, "app.py": APP,
+                                        "compose.yaml": "services:\n  web:\n    build: .\n    stop_grace_period: 5s\n"})
+    assert _sc208(short) == [("SC208", "compose.yaml", 4)]
+    enough = write_repo(tmp_path / "c", {"Dockerfile": GUNICORN_IMAGE, "app.py": APP,
+                                         "compose.yaml": "services:\n  web:\n    build: .\n    stop_grace_period: 1m\n"})
+    assert _sc208(enough) == []
+    long_graceful = write_repo(tmp_path / "d", {"Dockerfile": GUNICORN_IMAGE, "app.py": APP,
+                                                "gunicorn.conf.py": "graceful_timeout = 60\n"})
+    assert _sc208(long_graceful) == [("SC208", "Dockerfile", 4)]
+
+
+def test_unreadable_stop_settings_or_a_deploy_timeout_never_fire(tmp_path):
+    variables = write_repo(tmp_path / "a", {
+        "Dockerfile": GUNICORN_IMAGE, "app.py": APP,
+        "compose.yaml": "services:\n  web:\n    build: .\n    stop_signal: ${SIG}\n    stop_grace_period: ${G}\n"})
+    assert _sc208(variables) == []
+    deploy_timeout = write_repo(tmp_path / "b", {
+        "Dockerfile": GUNICORN_IMAGE, "app.py": APP, "gunicorn.conf.py": "graceful_timeout = 60\n",
+        "deploy.sh": "#!/bin/sh\ndocker compose down -t 90\ndocker compose up -d\n",
+        "compose.yaml": "services:\n  web:\n    build: .\n"})
+    assert _sc208(deploy_timeout) == []
+
+
+def test_compose_durations():
+    from sc_audit.checks.stopping import compose_seconds
+
+    assert compose_seconds("10s") == 10 and compose_seconds("1m30s") == 90 and compose_seconds("500ms") == 0.5
+    assert compose_seconds("1h") == 3600 and compose_seconds("1.5s") == 1.5
+    assert compose_seconds("10") is None and compose_seconds("soon") is None and compose_seconds("1m 30s") is None

@@ -157,14 +157,76 @@ def _supervisor_policy(model, process) -> StopPolicy | None:
                       main_only=group is False, main_only_span=group_span or program.span)
 
 
-# manager -> its stop policy; containers plug in here
+DOCKER_STOP_TIMEOUT = 10.0  # `docker stop`'s and Compose's default grace period (docs: docker container stop)
+DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|m|s)")
+DURATION_UNITS = {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6}
+
+
+def compose_seconds(text: str) -> float | None:
+    """A Compose duration (`10s`, `1m30s`, `1.5s`, `500ms`) in seconds; None when unreadable."""
+    parts = DURATION.findall(text.strip())
+    if not parts or "".join(n + u for n, u in parts) != text.strip():
+        return None
+    return sum(float(number) * DURATION_UNITS[unit] for number, unit in parts)
+
+
+def _container_of(model, process):
+    if "container-of-process" not in model.memo:
+        model.memo["container-of-process"] = {id(c.process): c for c in model.containers if c.process is not None}
+    return model.memo["container-of-process"].get(id(process))
+
+
+def _deploy_sets_stop_time(model) -> bool:
+    """A deploy step that gives `docker …`/`docker-compose …` a timeout of its own (`-t N`, `-tN`,
+    `--time`, `--timeout`): then the grace period of a stop is not the file's."""
+    for step in model.steps:
+        argv = step.command.argv
+        if not argv or cmd.basename(argv[0]) not in ("docker", "docker-compose"):
+            continue
+        for word in argv[1:]:
+            if word in ("-t", "--time", "--timeout") or word.startswith(("--time=", "--timeout=")) or \
+                    (word.startswith("-t") and word[2:].isdigit()):
+                return True
+    return False
+
+
+def _container_policy(model, process) -> StopPolicy | None:
+    """Docker sends the image's STOPSIGNAL (Compose `stop_signal:` over it; SIGTERM when neither)
+    and SIGKILL after the grace period (Compose `stop_grace_period:`, `docker stop -t`; 10 s), to
+    the container's PID 1 (docs.docker.com, docker container stop). A quick signal is always
+    reported. The grace period is weighed only when the repository writes it or Gunicorn's
+    `graceful_timeout`: Docker's 10 s against Gunicorn's default 30 s is the norm of every
+    containerised Gunicorn, and long requests are rare — reporting it everywhere would bury the
+    rest. False-alarm risk: `docker run --stop-signal`/`--stop-timeout` or a `docker stop -t` we
+    do not see; a deploy step passing a timeout makes the grace period unknown."""
+    container = _container_of(model, process)
+    if container is None:
+        return None
+    signal, signal_span = "SIGTERM", None
+    if container.stop_signal is not None:
+        value = container.stop_signal.value
+        signal = None if isinstance(value, Unknown) else signal_name(value)
+        signal_span = container.stop_signal.span
+    timeout, timeout_span = DOCKER_STOP_TIMEOUT, None
+    if container.stop_grace is not None:
+        value = container.stop_grace.value
+        timeout = None if isinstance(value, Unknown) else compose_seconds(str(value))
+        timeout_span = container.stop_grace.span
+    if _deploy_sets_stop_time(model) or (container.stop_grace is None and "graceful_timeout" not in process.settings):
+        timeout = None
+    return StopPolicy("Docker", signal, signal_span, timeout, timeout_span, "the image's STOPSIGNAL",
+                      "Docker's default grace period of 10 s", True, None)
+
+
+# manager -> its stop policy
 STOP_POLICIES: dict[str, Callable] = {"pm2": _pm2_policy, "systemd": _systemd_policy,
-                                      "supervisor": _supervisor_policy}
-MANAGED_AS = {"PM2": "app", "systemd": "unit", "supervisor": "program"}
+                                      "supervisor": _supervisor_policy, "container": _container_policy}
+MANAGED_AS = {"PM2": "app", "systemd": "unit", "supervisor": "program", "Docker": "container"}
 QUICK_FIX = {"PM2": ": start the PM2 daemon with `PM2_KILL_SIGNAL=SIGTERM` (PM2 has no per-app signal), "
                     "or run Gunicorn under systemd.",
              "systemd": ": use `KillSignal=SIGTERM`.",
-             "supervisor": ": use `stopsignal=TERM` (supervisor's default)."}
+             "supervisor": ": use `stopsignal=TERM` (supervisor's default).",
+             "Docker": ": use `STOPSIGNAL SIGTERM` (Docker's default), or remove `stop_signal`."}
 
 
 def graceful_timeout(process) -> tuple[float | None, Span | None]:
@@ -214,7 +276,7 @@ def wrapped_gunicorn(model, process):
 
 @check("SC208")
 def stop_timeout_short(model, config, found):
-    for process in model.processes:
+    for process in [*model.processes, *(c.process for c in model.containers if c.process is not None)]:
         policy_of = STOP_POLICIES.get(process.manager)
         if policy_of is None:
             continue

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from .. import commands as cmd
 from ..facts import ShellCommand, ShellContext
 from ..parsers.compose import key_span
-from ..span import Located, Span
+from ..span import Located, Span, Unknown
 from . import compose as cf
 from .images import NO_ENTRYPOINT_BASES, Image, base_name, image_of
 from .records import Deployment, Process
@@ -77,6 +77,8 @@ class Container:
     depends_on: dict[str, str] = field(default_factory=dict)  # service -> condition
     mounts: list[Mount] = field(default_factory=list)
     cpus: float | None = None
+    stop_signal: Located | None = None  # Compose `stop_signal:` over the image's STOPSIGNAL; None: SIGTERM
+    stop_grace: Located | None = None  # Compose `stop_grace_period:` (text, "1m30s"); None: Docker's 10 s
     env: dict[str, str] = field(default_factory=dict)
     healthcheck: object = None
     nginx: bool = False
@@ -109,6 +111,7 @@ def build_containers(model: Deployment) -> list[Container]:
             continue
         container = Container(name=path, project=None, span=image.from_span, image=image)
         container.user = image.user
+        container.stop_signal = image.stopsignal
         container.expose = [port for port, _ in image.expose]
         container.env = dict(image.env)
         _command(model, container, None, None)
@@ -118,6 +121,15 @@ def build_containers(model: Deployment) -> list[Container]:
 
 
 MAX_CONTAINERS = 1000
+
+
+def _written(fields: dict, key: str, env: dict[str, str], where: Span) -> Located | None:
+    """A scalar field of a service: None when absent; its value Unknown when it is written but cannot
+    be read (a variable the project does not set), so that no rule takes the default for it."""
+    if key not in fields:
+        return None
+    located = cf.text(fields.get(key), env)
+    return located or Located(Unknown(f"`{key}` cannot be read"), key_span(fields, key) or where)
 
 
 def service_container(model: Deployment, project: cf.Project, name: str) -> Container:
@@ -133,6 +145,9 @@ def service_container(model: Deployment, project: cf.Project, name: str) -> Cont
         isinstance(fields.get("environment"), (dict, list)) and
         len(cf.mapping(fields.get("environment"), env)) < _entries(fields.get("environment")))
     container.user = cf.text(fields.get("user"), env) or (container.image.user if container.image else None)
+    container.stop_signal = _written(fields, "stop_signal", env, container.span) or (
+        container.image.stopsignal if container.image else None)
+    container.stop_grace = _written(fields, "stop_grace_period", env, container.span)
     container.restart = cf.text(fields.get("restart"), env)
     deploy = fields.get("deploy")
     if container.restart is None and isinstance(deploy, dict) and isinstance(deploy.get("restart_policy"), dict):
