@@ -1,4 +1,5 @@
-"""Compose files merged as Compose merges them (compose-spec 13-merge.md, compose-go override/) (issue #10)."""
+"""Compose files merged as Compose merges them (compose-spec 13-merge.md, compose-go override/), and
+the `-f` file lists a deployment names as projects of their own (issue #10)."""
 
 from __future__ import annotations
 
@@ -162,3 +163,97 @@ def test_override_ports_no_longer_lose_the_base_ports(tmp_path):
     assert [(p.host_port, p.span.path) for p in web.published] == [("8000", "compose.yaml"), ("8001", "compose.override.yaml")]
     # the base file publishes 8000, where the override's command binds loopback only
     assert _codes(tmp_path) == [("SC701", "compose.override.yaml", 3)]
+
+
+BASE = ("services:\n  web:\n    build: .\n    restart: always\n    command: gunicorn -b {bind}:8000 app:app\n"
+        "    ports:\n      - \"8000:8000\"\n")
+PROD = "services:\n  web:\n    build: .\n    command: gunicorn -b {bind}:8000 app:app\n"
+DEPLOY = "#!/bin/bash\nset -e\ncd \"$(dirname \"$0\")\"\n{compose}\n"
+
+
+def test_deploy_f_files_are_one_project_and_findings_follow_the_merged_result(tmp_path):
+    write_repo(tmp_path, {
+        "app.py": APP, "Dockerfile": DOCKERFILE,
+        "docker-compose.yml": BASE.format(bind="0.0.0.0"),
+        "docker-compose.prod.yml": PROD.format(bind="127.0.0.1"),
+        "deploy.sh": DEPLOY.format(compose="docker compose -f docker-compose.yml -f docker-compose.prod.yml up -d\n"
+                                           "curl -fsS http://127.0.0.1:8000/"),
+    })
+    # prod's command binds loopback; the base file publishes the port: the merged project is broken
+    assert _codes(tmp_path) == [("SC701", "docker-compose.prod.yml", 4)]
+    (web,) = _model(tmp_path).containers
+    assert web.compose_files == ("docker-compose.yml", "docker-compose.prod.yml")
+    assert web.project == "docker-compose.yml + docker-compose.prod.yml"
+
+    # the other way round: the base alone binds loopback, prod fixes it; the deploy runs both
+    (tmp_path / "docker-compose.yml").write_text(BASE.format(bind="127.0.0.1"))
+    (tmp_path / "docker-compose.prod.yml").write_text(PROD.format(bind="0.0.0.0"))
+    assert _codes(tmp_path) == []
+    # without the deploy naming its files, the base file is a project of its own and fires
+    (tmp_path / "deploy.sh").write_text(DEPLOY.format(compose="docker compose up -d\ncurl -fsS http://127.0.0.1:8000/"))
+    assert ("SC701", "docker-compose.yml", 5) in _codes(tmp_path)
+
+
+def test_f_spellings_compose_file_and_unknown_paths():
+    def files(line, exported=""):
+        return cf.invocation(tuple(line.split()), (), exported).files
+
+    assert files("docker compose -f a.yml -f b.yml up -d") == ("a.yml", "b.yml")
+    assert files("docker-compose --file a.yml --file=b.yml -fc.yml up") == ("a.yml", "b.yml", "c.yml")
+    assert files("sudo COMPOSE_FILE=a.yml:b.yml docker compose up") == ("a.yml", "b.yml")
+    assert files("docker compose -p x up") == ()
+    assert files("docker compose up", exported="a.yml:b.yml") == ("a.yml", "b.yml")
+    assert files("docker compose -f a.yml up", exported="x.yml") == ("a.yml",)  # -f wins over COMPOSE_FILE
+    assert files("docker compose -f $FILE up") is None
+    assert files("docker compose -f - up") is None
+    assert files("docker compose up", exported=None) is None
+    assert cf.invocation(("docker", "compose", "-f", "a.yml", "-f", "b.yml", "up"), (False, False, False, False, False,
+                                                                                      True, False)).files is None
+
+
+def test_named_projects_from_scripts_workflows_and_units(tmp_path):
+    write_repo(tmp_path, {
+        "app.py": APP, "Dockerfile": DOCKERFILE,
+        "deploy/docker-compose.yml": BASE.format(bind="0.0.0.0").replace("build: .", "build: .."),
+        "deploy/prod.yml": PROD.format(bind="127.0.0.1").replace("build: .", "build: .."),
+        "deploy/run.sh": "#!/bin/bash\nset -e\nexport COMPOSE_FILE=docker-compose.yml:prod.yml\n"
+                         "cd \"$(dirname \"$0\")\"\ndocker compose up -d --build\ncurl -fsS http://127.0.0.1:8000/\n",
+    })
+    model = _model(tmp_path)
+    assert cf.compose_runs(model).named == (("deploy/docker-compose.yml", "deploy/prod.yml"),)
+    assert [c.compose_files for c in model.containers] == [("deploy/docker-compose.yml", "deploy/prod.yml")]
+    assert _codes(tmp_path) == [("SC701", "deploy/prod.yml", 4)]
+
+    # a unit whose WorkingDirectory the install map knows (the deploy pulls the checkout there)
+    write_repo(tmp_path, {
+        "deploy/run.sh": "#!/bin/bash\nset -e\ncd /srv/app\ngit pull\nsudo systemctl restart app\n",
+        "deploy/app.service": "[Unit]\nDescription=app\n[Service]\nWorkingDirectory=/srv/app/deploy\n"
+                              "ExecStart=/usr/bin/docker compose -f docker-compose.yml -f prod.yml up\n"
+                              "[Install]\nWantedBy=multi-user.target\n",
+    })
+    model = _model(tmp_path)
+    assert cf.compose_runs(model).named == (("deploy/docker-compose.yml", "deploy/prod.yml"),)
+
+    # a file the repository does not have, or one named by a variable: no project from that command
+    (tmp_path / "deploy/app.service").write_text(
+        "[Service]\nWorkingDirectory=/srv/app/deploy\nExecStart=/usr/bin/docker compose -f docker-compose.yml "
+        "-f missing.yml up\n")
+    model = _model(tmp_path)
+    assert cf.compose_runs(model).named == ()
+    # the guessed projects stand (prod.yml has `build:`, so it is not an overlay)
+    assert sorted(c.compose_files for c in model.containers) == [("deploy/docker-compose.yml",), ("deploy/prod.yml",)]
+    (tmp_path / "deploy/app.service").write_text(
+        "[Service]\nWorkingDirectory=/srv/app/deploy\nExecStart=/usr/bin/docker compose -f $FILE up\n")
+    assert cf.compose_runs(_model(tmp_path)).named == ()
+
+
+def test_a_default_start_in_the_same_folder_keeps_the_default_project(tmp_path):
+    write_repo(tmp_path, {
+        "app.py": APP, "Dockerfile": DOCKERFILE,
+        "docker-compose.yml": BASE.format(bind="0.0.0.0"),
+        "docker-compose.prod.yml": PROD.format(bind="0.0.0.0"),
+        "deploy.sh": DEPLOY.format(compose="docker compose -f docker-compose.yml -f docker-compose.prod.yml up -d\n"
+                                           "docker compose restart web"),
+    })
+    projects = sorted(c.compose_files for c in _model(tmp_path).containers)
+    assert projects == [("docker-compose.yml",), ("docker-compose.yml", "docker-compose.prod.yml")]

@@ -1,6 +1,6 @@
-"""Compose files as projects: which files make one project (a file and its `*.override.*` files of
-the same folder, as `docker compose` reads them without `-f`), the files merged as Compose merges
-them (`merge`), and each service's fields
+"""Compose files as projects: which files make one project (the `-f` files a deployment names, in
+that order; else a file and its `*.override.*` files of the same folder, as `docker compose` reads
+them without `-f`), the files merged as Compose merges them (`merge`), and each service's fields
 after `${VAR}` interpolation with the project's `.env`.
 
 Interpolation (compose-spec, "Interpolation"): `$VAR`, `${VAR}`, `${VAR:-default}` (unset or
@@ -16,6 +16,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from .. import commands as cmd
 from ..facts import ComposeFacts, DotFileFacts
 from ..parsers.compose import key_span, key_tag, keys
 from ..span import Located, Span
@@ -64,22 +65,34 @@ def interpolate(text: str, env: dict[str, str]) -> str | None:
 class Project:
     """One `docker compose` project: its files in the order Compose merges them."""
 
-    name: str  # the main file's path: the key of the project
+    name: str  # the main file's path (or the `-f` files joined with " + "): the key of the project
     files: list[str]
     directory: str  # the project directory (of the first file): relative paths start here
     env: dict[str, str] = field(default_factory=dict)  # from `.env` of that directory
     services: dict[str, dict] = field(default_factory=dict)  # name -> fields (merged, raw)
     service_spans: dict[str, Span] = field(default_factory=dict)
     networks: dict = field(default_factory=dict)  # top-level `networks:`
+    named: bool = False  # the deployment names these files (`docker compose -f A -f B up`)
 
 
-def projects(compose_files: dict[str, ComposeFacts], dotfiles: dict[str, DotFileFacts]) -> list[Project]:
-    """A Compose file and the override files beside it (`docker-compose.override.yml` next to
-    `docker-compose.yml`, `compose.override.yaml` next to `compose.yaml`) are one project; every
-    other Compose file (`docker-compose.prod.yml`) is a project of its own, merged over the base
-    file of its folder when its services lack `image`/`build` (it is an overlay passed with a
-    second `-f`). False-alarm risk: a variant file that a deploy uses alone while it is partial
-    (then Compose would reject it)."""
+def projects(compose_files: dict[str, ComposeFacts], dotfiles: dict[str, DotFileFacts],
+             named: tuple[tuple[str, ...], ...] = (), default_dirs: frozenset[str] = frozenset()) -> list[Project]:
+    """The projects of the repository.
+
+    `named`: the file lists the deployment starts with `-f` (or COMPOSE_FILE), each a project in
+    that order (see `named_file_lists`). `default_dirs`: folders where the deployment starts
+    Compose without naming files.
+
+    The other files are grouped as `docker compose` would read them without `-f`: a Compose file
+    and the override files beside it (`docker-compose.override.yml` next to `docker-compose.yml`,
+    `compose.override.yaml` next to `compose.yaml`) are one project; every other Compose file
+    (`docker-compose.prod.yml`) is a project of its own, merged over the base file of its folder
+    when its services lack `image`/`build` (it is an overlay passed with a second `-f`). A guessed
+    project whose main file the deployment names with `-f` is left out: the deployment says how
+    that file is used (the folder's default project stays when the deployment also runs Compose
+    there without `-f`). False-alarm risk: a variant file that a deploy uses alone while it is
+    partial (then Compose would reject it); a combination the deployment does not name in a file
+    we read (a developer's `docker compose up`) is not audited once the deployment names another."""
     overrides, mains = {}, []
     for path in sorted(compose_files):
         name = posixpath.basename(path).lower()
@@ -92,7 +105,10 @@ def projects(compose_files: dict[str, ComposeFacts], dotfiles: dict[str, DotFile
         name = posixpath.basename(path).lower()
         if name in DEFAULT_NAMES:
             base_of.setdefault(posixpath.dirname(path), path)
-    result = []
+    named = tuple(dict.fromkeys(files for files in named if files and all(f in compose_files for f in files)))
+    named_mains = {files[0] for files in named} | {f for files in named for f in files[1:]
+                                                  if ".override." not in posixpath.basename(f).lower()}
+    guessed: list[tuple[str, list[str]]] = []
     for path in mains:
         directory = posixpath.dirname(path)
         files = [path]
@@ -101,7 +117,29 @@ def projects(compose_files: dict[str, ComposeFacts], dotfiles: dict[str, DotFile
             files = [base, path]
         elif base == path:
             files += overrides.get(directory, [])
+        if path in named_mains and not (base == path and directory in default_dirs):
+            continue
+        guessed.append((path, files))
+    result = []
+    seen_files = set()
+    for path, files in guessed:
+        seen_files.add(tuple(files))
         result.append(_project(path, files, compose_files, dotfiles))
+    names = {p.name for p in result}
+    for files in named:
+        if files in seen_files:
+            for project in result:
+                if tuple(project.files) == files:
+                    project.named = True
+            continue
+        seen_files.add(files)
+        name = files[0] if len(files) == 1 and files[0] not in names else " + ".join(files)
+        if name in names:
+            name = "-f " + " -f ".join(files)
+        names.add(name)
+        project = _project(name, list(files), compose_files, dotfiles)
+        project.named = True
+        result.append(project)
     return result
 
 
@@ -387,6 +425,185 @@ UNIQUE = {
     ("services", "*", "networks", "*", "aliases"): _whole,
 }
 AS_LIST = (("services", "*", "env_file"), ("services", "*", "dns"), ("services", "*", "tmpfs"))
+
+
+# ---------------------------------------------------------------------------- `-f` files named by the deployment
+
+COMPOSE_GLOBAL_VALUES = {"-f", "--file", "-p", "--project-name", "--profile", "--env-file", "--project-directory",
+                         "--ansi", "--parallel", "--progress"}
+STARTS = ("up", "start", "restart", "run", "create")  # the subcommands that start the project's containers
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """`docker compose [GLOBAL OPTIONS] SUBCOMMAND ARGS` (or `docker-compose …`) as written."""
+
+    files: tuple[str, ...] | None  # `-f`/`--file` (or COMPOSE_FILE) in order; (): none named; None: unknown
+    project_directory: str | None  # `--project-directory` as written
+    subcommand: str | None
+    args: tuple[str, ...]  # the words after the subcommand
+
+
+def invocation(argv: tuple[str, ...], dynamic: tuple[bool, ...] = (), compose_file: str | None = "") -> Invocation | None:
+    """Read a Compose command line: `-f A`, `--file A`, `--file=A`, `-fA`, and a `COMPOSE_FILE=a:b`
+    prefix (or `compose_file`, from an earlier `export`; None: set to something unknown), which
+    only counts when no `-f` is given (compose-go `WithConfigFileEnv`). A file named by a variable
+    or `-` (stdin) makes the list unknown."""
+    stripped, env, _ = cmd.strip_wrappers(tuple(argv))
+    offset = len(argv) - len(stripped)
+    flags = tuple(dynamic[offset:]) if tuple(argv[offset:]) == stripped and len(dynamic) == len(argv) else ()
+    if len(stripped) >= 2 and cmd.basename(stripped[0]) == "docker" and stripped[1] == "compose":
+        i = 2
+    elif stripped and cmd.basename(stripped[0]) == "docker-compose":
+        i = 1
+    else:
+        return None
+    if "COMPOSE_FILE" in env:
+        prefix_dynamic = any(d for w, d in zip(argv[:offset], dynamic) if w.startswith("COMPOSE_FILE="))
+        compose_file = None if prefix_dynamic else env["COMPOSE_FILE"]
+    files: list[str] = []
+    unknown = False
+    directory = None
+    while i < len(stripped) and stripped[i].startswith("-") and stripped[i] != "--":
+        word = stripped[i]
+        value_at = i
+        if word.startswith("--") and "=" in word:
+            key, value = word.split("=", 1)
+            step = 1
+        elif word.startswith("-f") and not word.startswith("--") and len(word) > 2:
+            key, value, step = "-f", word[2:].removeprefix("="), 1
+        elif word in COMPOSE_GLOBAL_VALUES:
+            key, value, step = word, stripped[i + 1] if i + 1 < len(stripped) else None, 2
+            value_at = i + 1
+        else:
+            key, value, step = word, None, 1
+        written = value is not None and not (flags and value_at < len(flags) and flags[value_at]) and "$" not in value
+        if key in ("-f", "--file"):
+            if written and value != "-":
+                files.append(value)
+            else:
+                unknown = True
+        elif key == "--project-directory":
+            directory = value if written else "$"
+        i += step
+    if not files and not unknown:
+        if compose_file is None or "$" in (compose_file or ""):
+            unknown = True
+        elif compose_file:
+            files = [f for f in compose_file.split(":") if f]
+    subcommand = stripped[i] if i < len(stripped) else None
+    return Invocation(None if unknown else tuple(files), directory, subcommand, tuple(stripped[i + 1:]))
+
+
+@dataclass(slots=True)
+class ComposeRuns:
+    """How the deployment starts Compose: the file lists it names (each a project, in order),
+    the folders where it starts Compose without naming files, and each command's resolved files."""
+
+    named: tuple[tuple[str, ...], ...] = ()
+    default_dirs: frozenset[str] = frozenset()
+    by_span: dict = field(default_factory=dict)  # command span -> resolved files; () none named; None unknown
+
+
+def compose_runs(model) -> ComposeRuns:
+    """The Compose commands that start containers (`up`, `start`, `restart`, `run`, `create`) in
+    deploy scripts, workflow steps and systemd units (`ExecStart=`), and the files each names.
+
+    A relative `-f` file is read from the command's working directory as the install model knows
+    it (`cd` in the same shell, or the unit's `WorkingDirectory=` through the install map); when
+    that is unknown, from the repository root or the script's own folder, whichever holds every
+    file. An absolute one resolves through the install map. A list counts only when every file
+    is a Compose file of the repository: no project is made from a variable, stdin, or a file we
+    do not have. `COMPOSE_FILE=a.yml:b.yml` as the command's prefix or `export`ed earlier in the
+    same shell counts when no `-f` is given. False-alarm risk: a `cd` we cannot follow (into a
+    variable) before the command, where another folder holds files of the same names."""
+    memo = model.memo.get("compose-runs")
+    if memo is not None:
+        return memo
+    from .install import resolve, working_directories
+
+    named: list[tuple[str, ...]] = []
+    default_dirs: set[str] = set()
+    by_span: dict = {}
+    exported: dict[tuple, str | None] = {}
+
+    def note(command, inv: Invocation, bases: list[str]) -> None:
+        if inv.files is None:
+            by_span[command.span] = None
+            return
+        if not inv.files:
+            by_span[command.span] = ()
+            if inv.project_directory is None:
+                default_dirs.update(bases or [""])
+            elif "$" not in inv.project_directory:
+                default_dirs.update(_folder(posixpath.join(b, inv.project_directory)) for b in bases or [""])
+            return
+        if inv.project_directory is not None:
+            by_span[command.span] = None  # another project folder than the first file's: not followed
+            return
+        found = _resolve_files(model, inv.files, bases, resolve)
+        by_span[command.span] = found
+        if found is not None:
+            named.append(found)
+
+    steps = model.steps
+    for step, here in zip(steps, working_directories(steps)):
+        command = step.command
+        shell = (command.span.path, command.context.kind, command.context.span)
+        if command.argv[:1] == ("export",):
+            for word, flag in zip(command.argv[1:], command.dynamic[1:]):
+                if word.startswith("COMPOSE_FILE="):
+                    exported[shell] = None if flag else word.partition("=")[2]
+            continue
+        inv = invocation(command.argv, command.dynamic, exported.get(shell, ""))
+        if inv is None or inv.subcommand not in STARTS:
+            continue
+        if here.repo is not None:
+            bases = [here.repo]
+        else:
+            mapped = resolve(model, here.host) if here.host else None
+            script_dir = posixpath.dirname(command.span.path) if step.source == "shell" else ""
+            bases = [mapped] if mapped is not None else list(dict.fromkeys(["", script_dir]))
+        note(command, inv, bases)
+    for _, unit in sorted(model.units.items()):
+        workdir = unit.working_directory.value if unit.working_directory is not None else None
+        for command in unit.exec_start:
+            inv = invocation(command.argv, command.dynamic)
+            if inv is None or inv.subcommand not in STARTS:
+                continue
+            if isinstance(workdir, str) and workdir.startswith("/"):
+                mapped = resolve(model, workdir)
+                bases = [mapped] if mapped is not None else [""]
+            else:
+                bases = []  # systemd runs it in `/`: only absolute files resolve
+            note(command, inv, bases)
+    runs = ComposeRuns(tuple(named), frozenset(default_dirs), by_span)
+    model.memo["compose-runs"] = runs
+    return runs
+
+
+def _folder(path: str) -> str:
+    path = posixpath.normpath(path)
+    return "" if path == "." else path
+
+
+def _resolve_files(model, files: tuple[str, ...], bases: list[str], resolve) -> tuple[str, ...] | None:
+    """The repository's Compose files a `-f` list names, from the first base that holds them all."""
+    for base in bases or [None]:
+        found = []
+        for file in files:
+            if file.startswith("/"):
+                path = resolve(model, file)
+            elif base is None or file.startswith("~"):
+                path = None
+            else:
+                path = posixpath.normpath(posixpath.join(base, file))
+            if path is None or path not in model.compose_files:
+                break
+            found.append(path)
+        else:
+            return tuple(found)
+    return None
 
 
 # ---------------------------------------------------------------------------- field readers
