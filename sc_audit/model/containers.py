@@ -86,6 +86,7 @@ class Container:
     external_names: bool = False  # links, external_links, extra_hosts or external networks: other names resolve
     env_unknown: bool = False  # `env_file:` (not read): any variable may be set there
     profiles: tuple[str, ...] = ()
+    compose_files: tuple[str, ...] = ()  # the project's files, in the order Compose merges them
 
 
 # ---------------------------------------------------------------------------- building
@@ -95,7 +96,8 @@ def build_containers(model: Deployment) -> list[Container]:
     """Every container of the deployment: each Compose service, and each Dockerfile no service builds."""
     containers: list[Container] = []
     built: set[str] = set()
-    for project in cf.projects(model.compose_files, model.dotfiles):
+    runs = cf.compose_runs(model)
+    for project in cf.projects(model.compose_files, model.dotfiles, runs.named, runs.default_dirs):
         services = sorted(project.services)
         for name in services:
             container = service_container(model, project, name)
@@ -135,7 +137,8 @@ def _written(fields: dict, key: str, env: dict[str, str], where: Span) -> Locate
 def service_container(model: Deployment, project: cf.Project, name: str) -> Container:
     fields, env = project.services[name], project.env
     container = Container(name=name, project=project.name,
-                          span=project.service_spans.get(name) or Span(project.name, 1))
+                          span=project.service_spans.get(name) or Span(project.files[0], 1),
+                          compose_files=tuple(project.files))
     image_name = cf.text(fields.get("image"), env)
     container.image_name = image_name.value if image_name else None
     container.image = _build_image(model, project, fields.get("build"), env)
@@ -629,8 +632,6 @@ def proxied_containers(model: Deployment):
 
 # ---------------------------------------------------------------------------- deploy steps
 
-COMPOSE_GLOBAL_VALUES = {"-f", "--file", "-p", "--project-name", "--profile", "--env-file", "--project-directory",
-                         "--ansi", "--parallel", "--progress"}
 COMPOSE_UP_VALUES = {"--scale", "-t", "--timeout", "--wait-timeout", "--pull", "--exit-code-from", "--attach",
                      "--no-attach"}
 
@@ -638,26 +639,16 @@ COMPOSE_UP_VALUES = {"--scale", "-t", "--timeout", "--wait-timeout", "--pull", "
 def compose_restarted(model: Deployment, step) -> list[Process]:
     """The web containers `docker compose up|restart|start [SERVICE…]` (or `docker-compose …`) starts,
     each as a Process bound on its published host ports (what a deploy's health check can reach).
-    `up --wait` waits for the health checks itself: nothing then. The project is the one of a `-f`
-    file, else the Compose files at the repository root. False-alarm risk: a script that `cd`s to
-    another project folder before the command."""
-    argv, _, _ = cmd.strip_wrappers(step.command.argv)
-    if len(argv) >= 2 and cmd.basename(argv[0]) == "docker" and argv[1] == "compose":
-        rest = list(argv[2:])
-    elif argv and cmd.basename(argv[0]) == "docker-compose":
-        rest = list(argv[1:])
-    else:
-        return []
-    files, i = [], 0
-    while i < len(rest) and rest[i].startswith("-"):
-        key = rest[i].split("=", 1)[0]
-        value = rest[i].split("=", 1)[1] if "=" in rest[i] else (rest[i + 1] if i + 1 < len(rest) else "")
-        if key in ("-f", "--file"):
-            files.append(value)
-        i += 1 if "=" in rest[i] or key not in COMPOSE_GLOBAL_VALUES else 2
-    if i >= len(rest) or rest[i] not in ("up", "restart", "start"):
-        return []
-    services, j = [], i + 1
+    `up --wait` waits for the health checks itself: nothing then. The project is the one of the
+    `-f` files (compose.compose_runs resolves them from the command's folder; unresolved, the
+    projects of files with those names), else the Compose files at the repository root.
+    False-alarm risk: a script that `cd`s to another project folder before the command."""
+    inv = cf.invocation(step.command.argv, step.command.dynamic)
+    if inv is None or inv.files is None or inv.subcommand not in ("up", "restart", "start"):
+        return []  # not Compose, another subcommand, or files we cannot name (a variable)
+    files = list(inv.files or ())
+    rest, j = inv.args, 0
+    services = []
     while j < len(rest):
         word = rest[j]
         if word == "--wait":
@@ -668,8 +659,10 @@ def compose_restarted(model: Deployment, step) -> list[Process]:
         services.append(word)
         j += 1
     names = {posixpath.basename(f) for f in files}
+    named = cf.compose_runs(model).by_span.get(step.command.span)
     chosen = [c for c in model.containers if c.project is not None and
-              ((posixpath.basename(c.project) in names) if names else posixpath.dirname(c.project) == "")]
+              (c.compose_files == named if named else
+               (posixpath.basename(c.project) in names) if names else posixpath.dirname(c.project) == "")]
     memo = model.memo.setdefault("compose-web", {})
     result = []
     for container in chosen:

@@ -6,6 +6,9 @@ a depth limit, so that a billion-laughs file costs a finding, not the audit.
 
 Scalars keep their text as written: Compose (go-yaml v3, YAML 1.2) reads `ports: [22:22]` as
 the string "22:22", where YAML 1.1 would read a base-60 number.
+
+Compose's merge tags `!reset` and `!override` on a mapping's value are kept beside it (`key_tag`):
+the value itself is read as written, and model/compose.py applies the tag when it merges files.
 """
 
 from __future__ import annotations
@@ -88,6 +91,8 @@ def _convert(path: str, node, budget: list[int], depth: int):
             result[key_node.value] = _convert(path, value_node, budget, depth + 1)
             result.setdefault(_key_span(key_node.value), Span(path, key_node.start_mark.line + 1,
                                                                    key_node.start_mark.column + 1))
+            if value_node.tag in MERGE_TAGS:
+                result[_key_tag(key_node.value)] = value_node.tag
         for k, v in merged.items():
             result.setdefault(k, v)  # keys written here override the merged ones
         return result
@@ -104,5 +109,19 @@ def key_span(mapping: dict, key: str) -> Span | None:
     return value if isinstance(value, Span) else None
 
 
+MERGE_TAGS = ("!reset", "!override")
+
+
+def _key_tag(key: str) -> str:
+    """A merge tag written on a key's value is kept under a key no Compose field can have."""
+    return f"\0tag:{key}"
+
+
+def key_tag(mapping: dict, key: str) -> str | None:
+    """`!reset` or `!override` when the key's value carries that tag (Compose's merge tags)."""
+    value = mapping.get(_key_tag(key))
+    return value if isinstance(value, str) else None
+
+
 def keys(mapping: dict) -> list[str]:
-    return [k for k in mapping if not k.startswith("\0span:")]
+    return [k for k in mapping if not k.startswith("\0")]
