@@ -403,3 +403,19 @@ def test_host_listeners_of_published_ports(tmp_path):
     assert [str(h.endpoint) for h in listeners] == ["[::]:8000", "[::]:8001", "[::]:8002"]  # ephemeral: none
     assert unknown == [span]  # a range too wide to read
 
+
+def test_an_nginx_file_naming_a_service_is_not_the_host_nginx(tmp_path):
+    """The Nginx container's mount is commented out: the file still names `web:8000`, which only the
+    project's network resolves, so its `localhost:8080` is not the host's either."""
+    write_repo(tmp_path, {
+        "app.py": APP, "Dockerfile": GUNICORN_8000,
+        "compose.yaml": _web("    ports:\n      - \"8000:8000\"\n") + "#  nginx:\n#    image: nginx\n",
+        "nginx.conf": "events {}\nhttp {\n  upstream backend {\n    server web:8000;\n  }\n  upstream frontend {\n"
+                      "    server localhost:8080;\n  }\n  server {\n    listen 80;\n    location / {\n"
+                      "      proxy_pass http://frontend;\n    }\n    location /api {\n      proxy_pass http://backend;\n"
+                      "    }\n  }\n}\n",
+    })
+    assert _codes(tmp_path) == []
+    from sc_audit.graph import render_graph
+
+    assert "location /api" in render_graph(audit(tmp_path), "text")  # still drawn

@@ -576,10 +576,23 @@ def _link_project(model: Deployment, containers: list[Container], project: cf.Pr
             container.networks = dict(by_name[mode[8:]].networks)
 
 
+def _written_for_a_container(model: Deployment, proxies: list) -> set[str]:
+    """Nginx files that no container reads as far as we can see, but that proxy to a Compose service
+    by its name (`server web:8000;`): a name that resolves only on the project's network, so the file
+    is written for an Nginx container whose mount we do not see (commented out, or a path from a
+    variable). Its proxies are neither the host's nor a known container's. False-alarm risk: none
+    for the host rules (they lose these proxies); a host whose /etc/hosts names the service
+    loses its host proxy findings."""
+    names = {name for c in model.containers if c.project is not None for name in c.hostnames}
+    return {proxy.path for proxy in proxies if any(e.host in names for e in proxy.endpoints)}
+
+
 def place_containers(model: Deployment) -> None:
     """Build the containers; the proxies of Nginx files a container reads move to
-    `container_proxies` (their hosts resolve in the container's network, not on the host); the WSGI
-    targets of container servers join the deployment's (SC101–SC103 check them)."""
+    `container_proxies` (their hosts resolve in the container's network, not on the host), and those
+    of files written for a container we cannot place to `unplaced_proxies`; the WSGI targets of
+    container servers join the deployment's (SC101–SC103 check them); the containers' host ports
+    are listed (host_listeners)."""
     if not (model.dockerfiles or model.compose_files):
         return
     model.containers = build_containers(model)
@@ -587,11 +600,14 @@ def place_containers(model: Deployment) -> None:
     for container in model.containers:
         for path in container.nginx_files:
             owner.setdefault(path, container)
-    if owner:
+    unplaced = _written_for_a_container(model, [p for p in model.proxies if p.path not in owner])
+    if owner or unplaced:
         host = []
         for proxy in model.proxies:
             if proxy.path in owner:
                 model.container_proxies.append((proxy, owner[proxy.path]))
+            elif proxy.path in unplaced:
+                model.unplaced_proxies.append(proxy)
             else:
                 host.append(proxy)
         model.proxies = host
