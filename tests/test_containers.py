@@ -419,3 +419,26 @@ def test_an_nginx_file_naming_a_service_is_not_the_host_nginx(tmp_path):
     from sc_audit.graph import render_graph
 
     assert "location /api" in render_graph(audit(tmp_path), "text")  # still drawn
+
+
+def test_sc401_names_the_container_cpu_limit(tmp_path):
+    """`cpus:` is a CFS quota: os.cpu_count() and multiprocessing.cpu_count() still count the host's
+    CPUs, so a formula sizes the workers for the host. SC401 fires as before (the config alone); its
+    message names the limit when a limited container's Gunicorn reads the config."""
+    write_repo(tmp_path, {
+        "app.py": APP,
+        "gunicorn.conf.py": "import multiprocessing\n\nworkers = multiprocessing.cpu_count() * 2 + 1\n"
+                            "bind = \"0.0.0.0:8000\"\n",
+        "Dockerfile": "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\n"
+                      "CMD [\"gunicorn\", \"-c\", \"gunicorn.conf.py\", \"app:app\"]\n",
+        "compose.yaml": _web("    deploy:\n      resources:\n        limits:\n          cpus: \"0.5\"\n"),
+    })
+    finding, = audit(tmp_path).findings
+    assert (finding.rule, finding.span.line) == ("SC401", 3)
+    assert "The container `web` is limited to 0.5 CPU (`cpus`)" in finding.message
+    assert "on an 8-CPU host that is 17 workers sharing 0.5 CPU" in finding.message
+    assert "GUNICORN_WORKERS\", \"2\"" in finding.message
+    assert [(r.span.path, r.span.line) for r in finding.related] == [("compose.yaml", 8)]
+    (tmp_path / "compose.yaml").write_text(_web(""))
+    finding, = audit(tmp_path).findings
+    assert finding.rule == "SC401" and "limited" not in finding.message and not finding.related

@@ -79,7 +79,7 @@ class Container:
     entry_known: bool = False  # the ENTRYPOINT is known (written here, or a base image without one)
     depends_on: dict[str, str] = field(default_factory=dict)  # service -> condition
     mounts: list[Mount] = field(default_factory=list)
-    cpus: float | None = None
+    cpus: Located | None = None  # the CPU limit (a float), where it is written
     env: dict[str, str] = field(default_factory=dict)
     healthcheck: object = None
     nginx: bool = False
@@ -304,7 +304,8 @@ def _mounts(value: object, env: dict[str, str], directory: str) -> list[Mount]:
     return result
 
 
-def _cpus(fields: dict, env: dict[str, str]) -> float | None:
+def _cpus(fields: dict, env: dict[str, str]) -> Located | None:
+    """`cpus:` or `deploy.resources.limits.cpus` (a CPU quota), as a number with its place."""
     candidates = [fields.get("cpus")]
     deploy = fields.get("deploy")
     if isinstance(deploy, dict) and isinstance(deploy.get("resources"), dict):
@@ -315,9 +316,10 @@ def _cpus(fields: dict, env: dict[str, str]) -> float | None:
         located = cf.text(candidate, env)
         if located is not None:
             try:
-                return float(located.value.strip("'\""))
+                value = float(located.value.strip("'\""))
             except ValueError:
                 return None
+            return Located(value, located.span) if value > 0 else None
     return None
 
 
