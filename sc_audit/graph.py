@@ -106,9 +106,10 @@ def build_graph(report) -> Graph:
 
 
 def _proxies(b: _Builder) -> dict:
-    """Nginx locations and the endpoints they pass to; returns {Endpoint: node id}."""
+    """Nginx locations and the endpoints they pass to (also those of a file written for a container we
+    cannot place: still drawn where the file sends them); returns {Endpoint: node id}."""
     endpoint_ids = {}
-    for proxy in b.model.proxies:
+    for proxy in [*b.model.proxies, *b.model.unplaced_proxies]:
         server = proxy.server_names[0] if proxy.server_names else "_"
         spans = [proxy.span, *_location_spans(b.model, proxy)]
         node = b.node(("nginx", proxy.path, proxy.span), "nginx", f"nginx {server} location {proxy.location}",

@@ -379,3 +379,173 @@ def test_compose_durations():
     assert compose_seconds("10s") == 10 and compose_seconds("1m30s") == 90 and compose_seconds("500ms") == 0.5
     assert compose_seconds("1h") == 3600 and compose_seconds("1.5s") == 1.5
     assert compose_seconds("10") is None and compose_seconds("soon") is None and compose_seconds("1m 30s") is None
+# ---------------------------------------------------------------------------- a host Nginx in front of a container
+# (model/containers.py host_listeners: the published ports are host listeners for SC302/SC303)
+
+GUNICORN_8000 = ("FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\n"
+                 "CMD [\"gunicorn\", \"-b\", \"0.0.0.0:8000\", \"app:app\"]\n")
+
+
+def _host_nginx(port: int = 8000) -> str:
+    return f"server {{\n    listen 80;\n    location / {{\n        proxy_pass http://127.0.0.1:{port};\n    }}\n}}\n"
+
+
+def _web(ports: str) -> str:
+    return f"services:\n  web:\n    build: .\n    restart: always\n{ports}"
+
+
+def _messages(root, rule):
+    return [f.message for f in audit(root).findings if f.rule == rule]
+
+
+def test_host_nginx_to_a_port_published_on_all_interfaces(tmp_path):
+    write_repo(tmp_path, {"app.py": APP, "Dockerfile": GUNICORN_8000, "deploy/nginx.conf": _host_nginx(),
+                          "compose.yaml": _web("    ports:\n      - \"8000:8000\"\n")})
+    assert _codes(tmp_path) == [("SC303", "compose.yaml", 6)]  # the published port serves Nginx: no SC302
+    message, = _messages(tmp_path, "SC303")
+    assert "`web` publishes host port 8000 on all interfaces" in message and "ufw" in message
+    assert message.endswith("Publish it on loopback only: `\"127.0.0.1:8000:8000\"`.")
+    (tmp_path / "compose.yaml").write_text(_web("    ports:\n      - \"0.0.0.0:8000:8000\"\n"))
+    assert _codes(tmp_path) == [("SC303", "compose.yaml", 6)]
+    (tmp_path / "compose.yaml").write_text(_web("    ports:\n      - target: 8000\n        published: \"8000\"\n"))
+    assert _codes(tmp_path) == [("SC303", "compose.yaml", 6)]
+    assert _messages(tmp_path, "SC303")[0].endswith("Publish it on loopback only: `host_ip: 127.0.0.1`.")
+
+
+def test_host_nginx_to_a_port_published_on_loopback(tmp_path):
+    write_repo(tmp_path, {"app.py": APP, "Dockerfile": GUNICORN_8000, "deploy/nginx.conf": _host_nginx(),
+                          "compose.yaml": _web("    ports:\n      - \"127.0.0.1:8000:8000\"\n")})
+    assert _codes(tmp_path) == []
+    (tmp_path / "compose.yaml").write_text(_web("    ports:\n      - target: 8000\n        published: \"8000\"\n"
+                                                "        host_ip: 127.0.0.1\n"))
+    assert _codes(tmp_path) == []
+
+
+def test_host_nginx_to_a_port_nothing_serves(tmp_path):
+    write_repo(tmp_path, {"app.py": APP, "Dockerfile": GUNICORN_8000, "deploy/nginx.conf": _host_nginx(8001),
+                          "compose.yaml": _web("    ports:\n      - \"127.0.0.1:8000:8000\"\n")})
+    assert _codes(tmp_path) == [("SC302", "deploy/nginx.conf", 4)]
+    message, = _messages(tmp_path, "SC302")
+    assert "the containers listen on the host at 127.0.0.1:8000 (`web` publishes)" in message
+    # the same port under another host port: the fix names it
+    (tmp_path / "deploy/nginx.conf").write_text(_host_nginx(8000))
+    (tmp_path / "compose.yaml").write_text(_web("    ports:\n      - \"127.0.0.1:9000:8000\"\n"))
+    message, = _messages(tmp_path, "SC302")
+    assert "publishes its container port 8000 as host port 9000: point proxy_pass there" in message
+    # only `expose:`: the host cannot reach the container port; SC302 says so, SC303 has nothing to say
+    (tmp_path / "compose.yaml").write_text(_web("    expose:\n      - \"8000\"\n"))
+    assert _codes(tmp_path) == [("SC302", "deploy/nginx.conf", 4)]
+    assert "does not publish it on the host" in _messages(tmp_path, "SC302")[0]
+
+
+def test_host_nginx_unserved_stays_silent_while_something_is_unknown(tmp_path):
+    # only a database in Compose: no server of the repository is known to run (SC302's gate, as for
+    # a repository without any process), so the port Nginx names may be served from elsewhere
+    write_repo(tmp_path, {"deploy/nginx.conf": _host_nginx(8001),
+                          "compose.yaml": "services:\n  db:\n    image: postgres:16\n    restart: always\n"
+                                          "    ports:\n      - \"127.0.0.1:5432:5432\"\n"})
+    assert _codes(tmp_path) == []
+    # a Dockerfile no Compose file runs: its `docker run -p` is not read, and may publish 8001
+    write_repo(tmp_path, {"app.py": APP, "Dockerfile": GUNICORN_8000,
+                          "deploy/app.service": "[Service]\nWorkingDirectory=/srv/app\n"
+                                                "ExecStart=/srv/app/venv/bin/gunicorn -b 127.0.0.1:8000 app:app\n"})
+    (tmp_path / "compose.yaml").unlink()
+    assert _codes(tmp_path) == []
+
+
+def test_host_process_and_a_published_port(tmp_path):
+    """Before host_listeners, a host process made SC302 look at host binds only, and it said that a
+    published port Nginx proxies to was served by nothing."""
+    write_repo(tmp_path, {"app.py": APP, "Dockerfile": GUNICORN_8000, "deploy/nginx.conf": _host_nginx(),
+                          "compose.yaml": _web("    ports:\n      - \"127.0.0.1:8000:8000\"\n"),
+                          "deploy/worker.service": "[Service]\nWorkingDirectory=/srv/app\n"
+                                                   "ExecStart=/srv/app/venv/bin/gunicorn -b 127.0.0.1:9000 app:app\n"})
+    assert _codes(tmp_path) == []
+    # a host process on the same port is an alternative to the container: SC303 stays silent
+    (tmp_path / "compose.yaml").write_text(_web("    ports:\n      - \"8000:8000\"\n"))
+    (tmp_path / "deploy/worker.service").write_text("[Service]\nWorkingDirectory=/srv/app\n"
+                                                    "ExecStart=/srv/app/venv/bin/gunicorn -b 127.0.0.1:8000 app:app\n")
+    assert _codes(tmp_path) == []
+
+
+def test_nginx_container_by_service_name_is_not_the_host_nginx(tmp_path):
+    write_repo(tmp_path, {
+        "app.py": APP, "Dockerfile": GUNICORN_8000, "nginx/default.conf": NGINX_TO_BACKEND,
+        "compose.yaml": "services:\n  backend:\n    build: .\n    restart: always\n    ports:\n      - \"8000:8000\"\n"
+                        "  nginx:\n    image: nginx\n    restart: always\n    ports:\n      - \"80:80\"\n"
+                        "    volumes:\n      - ./nginx:/etc/nginx/conf.d\n",
+    })
+    assert not {code for code, _, _ in _codes(tmp_path)} & {"SC302", "SC303"}
+
+
+def test_unresolvable_published_port_is_unknown(tmp_path):
+    write_repo(tmp_path, {"app.py": APP, "Dockerfile": GUNICORN_8000, "deploy/nginx.conf": _host_nginx(8001),
+                          "compose.yaml": _web("    ports:\n      - \"${PORT}:8000\"\n")})
+    assert _codes(tmp_path) == []  # ${PORT} may be 8001: no SC302; and no SC303 on an unknown port
+    (tmp_path / "deploy/nginx.conf").write_text(_host_nginx(8000))
+    assert _codes(tmp_path) == []
+    (tmp_path / "compose.yaml").write_text(_web("    ports:\n      - target: 8000\n        published: \"8000\"\n"
+                                                "        host_ip: ${BIND_IP}\n"))
+    assert _codes(tmp_path) == []  # an unknown host_ip is not "all interfaces"
+    write_repo(tmp_path, {".env": "PORT=8000\n", ".dockerignore": ".env\n",
+                          "compose.yaml": _web("    ports:\n      - \"${PORT}:8000\"\n")})
+    assert _codes(tmp_path) == [("SC303", "compose.yaml", 6)]
+
+
+def test_a_service_under_a_profile_is_not_reported_by_sc303(tmp_path):
+    write_repo(tmp_path, {"app.py": APP, "Dockerfile": GUNICORN_8000, "deploy/nginx.conf": _host_nginx(),
+                          "compose.yaml": _web("    profiles: [\"dev\"]\n    ports:\n      - \"8000:8000\"\n")})
+    assert _codes(tmp_path) == []
+
+
+def test_host_listeners_of_published_ports(tmp_path):
+    from sc_audit.model.containers import Container, Published, host_listeners
+    from sc_audit.span import Span
+
+    span = Span("compose.yaml", 1)
+    web = Container("web", "compose.yaml", span, published=[Published(None, "8000-8002", 8000, span),
+                                                             Published("127.0.0.1", None, 9000, span),
+                                                             Published("127.0.0.1", "1-60000", 1, span)])
+    listeners, unknown = host_listeners([web])
+    assert [str(h.endpoint) for h in listeners] == ["[::]:8000", "[::]:8001", "[::]:8002"]  # ephemeral: none
+    assert unknown == [span]  # a range too wide to read
+
+
+def test_an_nginx_file_naming_a_service_is_not_the_host_nginx(tmp_path):
+    """The Nginx container's mount is commented out: the file still names `web:8000`, which only the
+    project's network resolves, so its `localhost:8080` is not the host's either."""
+    write_repo(tmp_path, {
+        "app.py": APP, "Dockerfile": GUNICORN_8000,
+        "compose.yaml": _web("    ports:\n      - \"8000:8000\"\n") + "#  nginx:\n#    image: nginx\n",
+        "nginx.conf": "events {}\nhttp {\n  upstream backend {\n    server web:8000;\n  }\n  upstream frontend {\n"
+                      "    server localhost:8080;\n  }\n  server {\n    listen 80;\n    location / {\n"
+                      "      proxy_pass http://frontend;\n    }\n    location /api {\n      proxy_pass http://backend;\n"
+                      "    }\n  }\n}\n",
+    })
+    assert _codes(tmp_path) == []
+    from sc_audit.graph import render_graph
+
+    assert "location /api" in render_graph(audit(tmp_path), "text")  # still drawn
+
+
+def test_sc401_names_the_container_cpu_limit(tmp_path):
+    """`cpus:` is a CFS quota: os.cpu_count() and multiprocessing.cpu_count() still count the host's
+    CPUs, so a formula sizes the workers for the host. SC401 fires as before (the config alone); its
+    message names the limit when a limited container's Gunicorn reads the config."""
+    write_repo(tmp_path, {
+        "app.py": APP,
+        "gunicorn.conf.py": "import multiprocessing\n\nworkers = multiprocessing.cpu_count() * 2 + 1\n"
+                            "bind = \"0.0.0.0:8000\"\n",
+        "Dockerfile": "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\n"
+                      "CMD [\"gunicorn\", \"-c\", \"gunicorn.conf.py\", \"app:app\"]\n",
+        "compose.yaml": _web("    deploy:\n      resources:\n        limits:\n          cpus: \"0.5\"\n"),
+    })
+    finding, = audit(tmp_path).findings
+    assert (finding.rule, finding.span.line) == ("SC401", 3)
+    assert "The container `web` is limited to 0.5 CPU (`cpus`)" in finding.message
+    assert "on an 8-CPU host that is 17 workers sharing 0.5 CPU" in finding.message
+    assert "GUNICORN_WORKERS\", \"2\"" in finding.message
+    assert [(r.span.path, r.span.line) for r in finding.related] == [("compose.yaml", 8)]
+    (tmp_path / "compose.yaml").write_text(_web(""))
+    finding, = audit(tmp_path).findings
+    assert finding.rule == "SC401" and "limited" not in finding.message and not finding.related

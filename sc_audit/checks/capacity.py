@@ -50,12 +50,27 @@ def workers_unbounded(model, config, found):
         if users and all(p.settings.get("workers") and p.settings["workers"].source != "config" for p in users):
             continue  # every process that reads this file sets its own worker count
         example = ", ".join(f"{c} CPUs → {evaluate_formula(workers.cpu_formula, c)}" for c in (2, 8, 32))
-        yield Finding("SC401", f"`workers = {workers.text}` grows with the CPU count and has no cap and no "
-                      f"environment override ({example} workers): each sync worker holds a full copy of the app, so "
-                      "a bigger instance type (or a CPU count that the container does not limit) runs out of "
-                      "memory and the OOM killer takes workers (502s). Use "
-                      "`workers = int(os.getenv(\"GUNICORN_WORKERS\", \"2\"))` or cap it with `min(…)`.",
-                      workers.span)
+        limited = _cpu_limited(model, path)
+        text = (f"`workers = {workers.text}` grows with the CPU count and has no cap and no "
+                f"environment override ({example} workers): each sync worker holds a full copy of the app, so "
+                "a bigger instance type (or a CPU count that the container does not limit) runs out of "
+                "memory and the OOM killer takes workers (502s).")
+        default, related = "2", ()
+        if limited is not None:
+            cpus = limited.cpus.value
+            default = str(int(2 * cpus) + 1)
+            text += (f" The container `{limited.name}` is limited to {cpus:g} CPU (`cpus`), but the CPU count "
+                     "Python reads is the host's (a CPU quota does not change it): on an 8-CPU host that is "
+                     f"{evaluate_formula(workers.cpu_formula, 8)} workers sharing {cpus:g} CPU.")
+            related = (Related(limited.cpus.span, f"`{limited.name}` is limited to {cpus:g} CPU here"),)
+        yield Finding("SC401", text + f" Use `workers = int(os.getenv(\"GUNICORN_WORKERS\", \"{default}\"))` or cap it "
+                      "with `min(…)`.", workers.span, related)
+
+
+def _cpu_limited(model, path: str):
+    """The first Compose service with a CPU limit whose Gunicorn reads the config at `path`."""
+    return next((c for c in model.containers if c.cpus is not None and c.process is not None
+                 and c.process.config_path == path), None)
 
 
 def memory_mib(value: object) -> float | None:

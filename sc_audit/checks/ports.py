@@ -171,14 +171,19 @@ def _who(process) -> str:
 
 
 def _all_binds_known(model) -> bool:
-    """Every process that may listen has known endpoints (else a target may be served by it)."""
+    """Every process that may listen has known endpoints (else a target may be served by it), and so
+    has every container on the host side (model.host_ports_unknown: a `${PORT}` publish, a
+    Dockerfile whose `docker run -p` we do not see). Something of the repository must start a server:
+    a host process, or a Compose service whose server we read."""
+    if model.host_ports_unknown:
+        return False
     for process in model.processes:
         if process.launch is None or not process.binds_known:
             return False
         if not process.binds and process.launch.program in ("node", "npm", "python", "other", "uvicorn", "flask",
                                                             "hypercorn", "waitress", "daphne"):
             return False
-    return bool(model.processes)
+    return bool(model.processes) or any(c.process is not None for c in model.containers if c.project is not None)
 
 
 def _launchers_elsewhere(model) -> bool:
@@ -190,7 +195,11 @@ def _launchers_elsewhere(model) -> bool:
 
 
 def _served(model, endpoints) -> bool | None:
+    """Whether a host process, or a container's host port (a published port), serves an endpoint."""
     results = set()
+    for listener in model.host_ports:
+        if any(serves(listener.endpoint, endpoint) for endpoint in endpoints):
+            return True
     for process in model.lookup("bind", endpoints):
         for bound, _ in process.binds:
             for endpoint in endpoints:
@@ -245,6 +254,8 @@ def upstream_unbound(model, config, found):
     if not _all_binds_known(model):
         return
     bound = ", ".join(sorted({str(e) for p in model.processes for e, _ in p.binds})) or "nothing"
+    if model.host_ports:
+        bound += "; the containers listen on the host at " + ", ".join(sorted({_host_side(h) for h in model.host_ports}))
     if _launchers_elsewhere(model) and any(_served(model, proxy.endpoints) for proxy in model.proxies
                                            if proxy.endpoints and all(is_local(e) for e in proxy.endpoints)):
         return  # some launchers live on the server: an unserved port may be theirs
@@ -254,12 +265,45 @@ def upstream_unbound(model, config, found):
         if _served(model, proxy.endpoints) is False:
             yield Finding("SC302", f"Nginx passes `{proxy.location}` to `{proxy.target}`, but no process of the "
                           f"deployment listens there (they bind {bound}): every request answers 502 Bad Gateway. "
-                          "Point proxy_pass at the port the app binds, or bind the app there.", proxy.span)
+                          f"{_unpublished(model, proxy.endpoints) or _FIX}", proxy.span)
     for step, endpoints, path in health_requests(model):
         if _served(model, endpoints) is False:
             yield Finding("SC302", f"the deploy checks `{step.meaning.url}`, but no process of the deployment listens "
                           f"there (they bind {bound}): the check fails (or, with `|| true`, proves nothing). Check "
                           "the port the app binds.", step.command.span)
+
+
+def _host_side(listener) -> str:
+    if listener.published is None:
+        return f"{listener.endpoint} (`{listener.container.name}`, host network)"
+    where = "all interfaces" if listener.published.host_ip in (None, "") else str(listener.endpoint)
+    if where == "all interfaces":
+        where = f"port {listener.endpoint.port}, all interfaces"
+    return f"{where} (`{listener.container.name}` publishes)"
+
+
+_FIX = "Point proxy_pass at the port the app binds, or bind the app there."
+
+
+def _unpublished(model, endpoints) -> str | None:
+    """The fix when a Compose service's server listens on the target's port inside its container:
+    Nginx on the host reaches a container only through a host port, and this one is not published
+    there (not at all, or as another host port)."""
+    ports = {e.port for e in endpoints if e.port is not None}
+    for container in model.containers:
+        process = container.process
+        if container.project is None or process is None or container.network_mode is not None:
+            continue
+        port = next((e.port for e, _ in process.binds if e.port in ports), None)
+        if port is None:
+            continue
+        other = next((p for p in container.published if p.container_port == port and p.host_port), None)
+        if other is not None:
+            return (f"`{container.name}` ({container.project}) publishes its container port {port} as host port "
+                    f"{other.host_port}: point proxy_pass there, or publish `\"127.0.0.1:{port}:{port}\"`.")
+        return (f"`{container.name}` ({container.project}) listens on port {port} inside its container, but does "
+                f"not publish it on the host: publish it on loopback (`ports: [\"127.0.0.1:{port}:{port}\"]`).")
+    return None
 
 
 def _container_upstreams_unbound(model):
@@ -299,6 +343,34 @@ def backend_exposed(model, config, found):
                               f"proxies to it: anyone who can reach the host's port {bound.port} bypasses Nginx (its "
                               "TLS, limits, auth and logging). Bind 127.0.0.1 (or a unix socket) instead.",
                               span or process.span, (Related(proxy.span, "Nginx proxies here"),))
+        yield from _published_exposed(model, proxy, local, reported)
+
+
+def _published_exposed(model, proxy, local, reported):
+    """A Compose service published on all host interfaces (`"8000:8000"`, `"0.0.0.0:8000:8000"`, long
+    syntax without `host_ip`) behind a host Nginx. Docker routes a published port in the nat table,
+    before the INPUT rules of ufw (docs.docker.com, "Packet filtering and firewalls", "Docker and
+    ufw"): the host's firewall does not close it. Silent for a service under `profiles:` (not
+    started by default) and when a host process binds the same port (two servers cannot both take
+    it: they are alternatives, and which one production runs is not known)."""
+    for listener in model.host_ports:
+        published, container = listener.published, listener.container
+        if published is None or published.host_ip not in (None, "", "0.0.0.0", "::") or container.profiles:
+            continue
+        if id(published) in reported or not any(serves(listener.endpoint, e) for e in local):
+            continue
+        port = listener.endpoint.port
+        if model.lookup("bind", [Endpoint("127.0.0.1", port)]):
+            continue
+        reported.add(id(published))
+        host_port = published.host_port or str(port)
+        fix = ("`host_ip: 127.0.0.1`" if published.long_syntax else
+               f"`\"127.0.0.1:{host_port}:{published.container_port}\"`")
+        yield Finding("SC303", f"`{container.name}` publishes host port {port} on all interfaces while Nginx on the "
+                      f"host proxies to it (`{proxy.target}`): anyone who can reach the host's port {port} bypasses "
+                      "Nginx (its TLS, limits, auth and logging), and the host's firewall does not stop them: Docker "
+                      "routes published ports before ufw's rules see them. Publish it on loopback only: "
+                      f"{fix}.", published.span, (Related(proxy.span, "Nginx proxies here"),))
 
 
 def _one_per_target(proxies):

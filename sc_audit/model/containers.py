@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 
 from .. import commands as cmd
 from ..facts import ShellCommand, ShellContext
-from ..parsers.compose import key_span
+from ..parsers.compose import key_span, keys
 from ..span import Located, Span, Unknown
 from . import compose as cf
 from .images import NO_ENTRYPOINT_BASES, Image, base_name, image_of
+from .network import Endpoint
 from .records import Deployment, Process
 
 SHELLS = ("sh", "bash", "dash", "ash", "zsh")
@@ -40,6 +41,7 @@ class Published:
     host_port: str | None  # "8000", "8000-8010", None (an ephemeral port)
     container_port: int
     span: Span
+    long_syntax: bool = False  # `- target: 8000` … rather than `- "8000:8000"`
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,7 @@ class Container:
     server: ShellCommand | None = None  # the command that starts the server (in the shell text or script)
     process: Process | None = None
     published: list[Published] = field(default_factory=list)
+    ports_unknown: list[Span] = field(default_factory=list)  # `ports:` entries that cannot be read (a variable)
     expose: list[int] = field(default_factory=list)
     networks: dict[str, tuple[str, ...]] = field(default_factory=dict)  # network -> aliases
     network_mode: str | None = None
@@ -76,7 +79,7 @@ class Container:
     entry_known: bool = False  # the ENTRYPOINT is known (written here, or a base image without one)
     depends_on: dict[str, str] = field(default_factory=dict)  # service -> condition
     mounts: list[Mount] = field(default_factory=list)
-    cpus: float | None = None
+    cpus: Located | None = None  # the CPU limit (a float), where it is written
     stop_signal: Located | None = None  # Compose `stop_signal:` over the image's STOPSIGNAL; None: SIGTERM
     stop_grace: Located | None = None  # Compose `stop_grace_period:` (text, "1m30s"); None: Docker's 10 s
     env: dict[str, str] = field(default_factory=dict)
@@ -160,7 +163,9 @@ def service_container(model: Deployment, project: cf.Project, name: str) -> Cont
     container.init = init is not None and init.value.lower() == "true"
     mode = cf.text(fields.get("network_mode"), env)
     container.network_mode = mode.value if mode else None
-    container.published = _ports(fields.get("ports"), env)
+    container.published, container.ports_unknown = _ports(fields.get("ports"), env)
+    if "ports" in fields and not isinstance(fields["ports"], list) and fields["ports"] is not None:
+        container.ports_unknown.append(key_span(fields, "ports") or container.span)
     container.expose = [int(p.value.split("/")[0]) for p in fields.get("expose", [])
                         if isinstance(fields.get("expose"), list) and isinstance(p, Located)
                         and isinstance(p.value, str) and re.fullmatch(r"\d+(/tcp)?", p.value)]
@@ -239,19 +244,29 @@ PORT = re.compile(r"^(?:(?P<ip>\[[0-9a-fA-F:.]*\]|[0-9.]+|[^:]*?):)??(?:(?P<host
                   r"(?P<container>\d+)(?:-\d+)?(?:/(?P<proto>tcp|udp|sctp))?$")
 
 
-def _ports(value: object, env: dict[str, str]) -> list[Published]:
+def _ports(value: object, env: dict[str, str]) -> tuple[list[Published], list[Span]]:
     """Short syntax `[HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]` (ranges: the first port) and the
-    long syntax (`target`, `published`, `host_ip`, `protocol`). UDP ports are not HTTP: left out."""
-    result = []
+    long syntax (`target`, `published`, `host_ip`, `protocol`). UDP ports are not HTTP: left out.
+    Also returns where an entry is unknown: a variable `.env` does not set (in the entry, or in a
+    long-syntax `published`/`host_ip`), or text Compose's syntax does not have — never read as
+    "no port" or "all interfaces"."""
+    result: list[Published] = []
+    unknown: list[Span] = []
     if not isinstance(value, list):
-        return result
+        return result, unknown
     for item in value:
         if isinstance(item, Located):
             located = cf.text(item, env)
-            if located is None:
+            if located is None or not isinstance(item.value, str):
+                if located is None:
+                    unknown.append(item.span)
                 continue
             match = PORT.match(located.value.strip())
-            if match is None or match.group("proto") in ("udp", "sctp"):
+            if match is None:
+                if not located.value.strip().endswith(("/udp", "/sctp")):
+                    unknown.append(item.span)
+                continue
+            if match.group("proto") in ("udp", "sctp"):
                 continue
             ip = match.group("ip")
             ip = ip.strip("[]") if ip else None
@@ -263,13 +278,19 @@ def _ports(value: object, env: dict[str, str]) -> list[Published]:
         elif isinstance(item, dict):
             target = cf.text(item.get("target"), env)
             protocol = cf.text(item.get("protocol"), env)
-            if target is None or not target.value.isdigit() or (protocol and protocol.value != "tcp"):
+            if protocol and protocol.value != "tcp":
                 continue
             published = cf.text(item.get("published"), env)
             ip = cf.text(item.get("host_ip"), env)
+            if target is None or not target.value.isdigit() or (item.get("published") is not None and
+                                                                 published is None) or \
+                    (item.get("host_ip") is not None and ip is None) or ("protocol" in item and protocol is None):
+                unknown.append(next((item[k].span for k in keys(item) if isinstance(item[k], Located)),
+                                    None) or key_span(item, "target") or Span("", 1))
+                continue
             result.append(Published(ip.value if ip else None, published.value if published else None,
-                                    int(target.value), target.span))
-    return result
+                                    int(target.value), target.span, long_syntax=True))
+    return result, unknown
 
 
 def _mounts(value: object, env: dict[str, str], directory: str) -> list[Mount]:
@@ -301,7 +322,8 @@ def _mounts(value: object, env: dict[str, str], directory: str) -> list[Mount]:
     return result
 
 
-def _cpus(fields: dict, env: dict[str, str]) -> float | None:
+def _cpus(fields: dict, env: dict[str, str]) -> Located | None:
+    """`cpus:` or `deploy.resources.limits.cpus` (a CPU quota), as a number with its place."""
     candidates = [fields.get("cpus")]
     deploy = fields.get("deploy")
     if isinstance(deploy, dict) and isinstance(deploy.get("resources"), dict):
@@ -312,9 +334,10 @@ def _cpus(fields: dict, env: dict[str, str]) -> float | None:
         located = cf.text(candidate, env)
         if located is not None:
             try:
-                return float(located.value.strip("'\""))
+                value = float(located.value.strip("'\""))
             except ValueError:
                 return None
+            return Located(value, located.span) if value > 0 else None
     return None
 
 
@@ -573,10 +596,23 @@ def _link_project(model: Deployment, containers: list[Container], project: cf.Pr
             container.networks = dict(by_name[mode[8:]].networks)
 
 
+def _written_for_a_container(model: Deployment, proxies: list) -> set[str]:
+    """Nginx files that no container reads as far as we can see, but that proxy to a Compose service
+    by its name (`server web:8000;`): a name that resolves only on the project's network, so the file
+    is written for an Nginx container whose mount we do not see (commented out, or a path from a
+    variable). Its proxies are neither the host's nor a known container's. False-alarm risk: none
+    for the host rules (they lose these proxies); a host whose /etc/hosts names the service
+    loses its host proxy findings."""
+    names = {name for c in model.containers if c.project is not None for name in c.hostnames}
+    return {proxy.path for proxy in proxies if any(e.host in names for e in proxy.endpoints)}
+
+
 def place_containers(model: Deployment) -> None:
     """Build the containers; the proxies of Nginx files a container reads move to
-    `container_proxies` (their hosts resolve in the container's network, not on the host); the WSGI
-    targets of container servers join the deployment's (SC101–SC103 check them)."""
+    `container_proxies` (their hosts resolve in the container's network, not on the host), and those
+    of files written for a container we cannot place to `unplaced_proxies`; the WSGI targets of
+    container servers join the deployment's (SC101–SC103 check them); the containers' host ports
+    are listed (host_listeners)."""
     if not (model.dockerfiles or model.compose_files):
         return
     model.containers = build_containers(model)
@@ -584,11 +620,14 @@ def place_containers(model: Deployment) -> None:
     for container in model.containers:
         for path in container.nginx_files:
             owner.setdefault(path, container)
-    if owner:
+    unplaced = _written_for_a_container(model, [p for p in model.proxies if p.path not in owner])
+    if owner or unplaced:
         host = []
         for proxy in model.proxies:
             if proxy.path in owner:
                 model.container_proxies.append((proxy, owner[proxy.path]))
+            elif proxy.path in unplaced:
+                model.unplaced_proxies.append(proxy)
             else:
                 host.append(proxy)
         model.proxies = host
@@ -603,6 +642,77 @@ def place_containers(model: Deployment) -> None:
         if key not in seen:
             seen.add(key)
             model.wsgi_targets.append(process.wsgi)
+    model.host_ports, model.host_ports_unknown = host_listeners(model.containers)
+
+
+# ---------------------------------------------------------------------------- the host side
+
+
+@dataclass(frozen=True, slots=True)
+class HostPort:
+    """Where a container is reached on the host: a published port, or a bind of a server that shares
+    the host's network namespace (`network_mode: host`)."""
+
+    endpoint: Endpoint  # on the host
+    container: Container
+    published: Published | None  # None: a bind in the host's namespace
+    span: Span
+
+
+MAX_RANGE = 100  # ports of one published range read one by one; a wider range is unknown
+
+
+def host_listeners(containers: list[Container]) -> tuple[list[HostPort], list[Span]]:
+    """The host-side listeners of the Compose services, and where one is unknown.
+
+    Docker listens at each published `HOST_IP:HOST_PORT` on the host (docker-proxy, and NAT rules
+    that answer first) whether or not the container's server listens behind it: the host port is
+    taken and a connection to it reaches the container (SC705 says when nothing answers there). No
+    host IP is Docker's default, all host addresses, IPv4 and IPv6 (`[::]`). An ephemeral host port
+    (`"8000"`, `"127.0.0.1::8000"`) is no fixed address anything can be pointed at: not a listener.
+    A `network_mode: host` server binds the host itself: its binds are host listeners.
+
+    Unknown (the Spans returned): a `ports:` entry with a variable `.env` does not set, a range
+    wider than MAX_RANGE, a host-network container whose server or binds are unknown, and a
+    Dockerfile that no Compose file runs while it runs a server (or EXPOSEs a port): the
+    `docker run -p …` that runs it is not in what sc-audit reads.
+
+    False-alarm risk: every Compose project counts as running, and every service, profiles too —
+    a port published only by a development Compose file serves the host's Nginx here. For a rule
+    that a listener *silences* (SC302) that only costs a missed finding; a rule that *fires on* a
+    listener (SC303) must decide for itself whether the service is the one production runs."""
+    listeners: list[HostPort] = []
+    unknown: list[Span] = []
+    for container in containers:
+        if container.project is None:
+            if container.process is not None or container.expose:
+                unknown.append(container.span)
+            continue
+        if container.network_mode == "host":
+            process = container.process
+            if process is None or not process.binds_known or not process.binds:
+                unknown.append(container.argv_span or container.span)
+                continue
+            listeners.extend(HostPort(bound, container, None, span or process.span) for bound, span in process.binds)
+            continue
+        unknown.extend(container.ports_unknown)
+        for published in container.published:
+            ports = _port_range(published.host_port)
+            if ports is None:
+                unknown.append(published.span)
+                continue
+            host = published.host_ip if published.host_ip not in (None, "") else "::"
+            listeners.extend(HostPort(Endpoint(host, port), container, published, published.span) for port in ports)
+    return listeners, unknown
+
+
+def _port_range(text: str | None) -> range | None:
+    """The host ports of a `ports:` entry: none for an ephemeral port, None when too wide to read."""
+    if text is None:
+        return range(0)
+    first, _, last = text.partition("-")
+    start, end = int(first), int(last or first)
+    return range(start, end + 1) if 0 <= end - start < MAX_RANGE else None
 
 
 # ---------------------------------------------------------------------------- who reaches whom
@@ -678,8 +788,6 @@ def compose_restarted(model: Deployment, step) -> list[Process]:
 
 
 def _published_process(container: Container) -> Process | None:
-    from .network import Endpoint
-
     binds = [(Endpoint(p.host_ip or "0.0.0.0", int(p.host_port)), p.span) for p in container.published
              if p.host_port is not None and p.host_port.isdigit()]
     if not binds:

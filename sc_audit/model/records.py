@@ -154,6 +154,12 @@ class Deployment:
     nginx_all: set = field(default_factory=set)  # every Nginx file, included ones too
     containers: list = field(default_factory=list)  # containers.Container
     container_proxies: list = field(default_factory=list)  # (Proxy, the Nginx Container) — not in `proxies`
+    unplaced_proxies: list = field(default_factory=list)  # Proxies of Nginx files written for a container we
+    # cannot place (they name a Compose service): in neither `proxies` nor `container_proxies`
+    # where containers listen on the host (containers.host_listeners): never in `processes`, which host
+    # rules manage (kills, managers); the proxy rules read both
+    host_ports: list = field(default_factory=list)  # containers.HostPort
+    host_ports_unknown: list = field(default_factory=list)  # Spans where a host listener is unknown
     # indexes built on first use (see `lookup`, `exists`), with the size they were built for
     _tables: tuple | None = field(default=None, repr=False, compare=False)
     memo: dict = field(default_factory=dict, repr=False)  # per-audit results of joins, by key
