@@ -98,6 +98,7 @@ def build_graph(report) -> Graph:
     for process in report.model.processes:
         _process(builder, process, endpoint_ids)
     _containers(builder)
+    _published_behind_proxies(builder, endpoint_ids)
     _orphan_targets(builder)
     _install_map(builder)
     _steps(builder, {f.span for f in report.findings})
@@ -202,6 +203,20 @@ def _containers(b: _Builder) -> None:
         b.edge(nodes[id(nginx)], location)
         b.edge(location, address)
         b.edge(address, nodes[id(target)])
+
+
+def _published_behind_proxies(b: _Builder, endpoint_ids: dict) -> None:
+    """A host Nginx passing to an address a container's published port (or host-network bind)
+    serves: the endpoint → the container, as SC302 counts it served."""
+    from .checks.ports import serves
+
+    for endpoint, endpoint_id in endpoint_ids.items():
+        for listener in b.model.host_ports:
+            if serves(listener.endpoint, endpoint):
+                where = listener.container.project or listener.container.name
+                container = b.node(("container", where, listener.container.name), "process",
+                                   f"container {listener.container.name}", f"container_{listener.container.name}")
+                b.edge(endpoint_id, container, "published" if listener.published is not None else "host network")
 
 
 def _target(b: _Builder, target) -> str:

@@ -235,3 +235,23 @@ def test_a_finding_on_no_drawn_node_goes_on_its_file(tmp_path):
 def test_unknown_format_is_refused(plan_report):
     with pytest.raises(ValueError, match="unknown graph format"):
         render_graph(plan_report, "svg")
+
+
+def test_a_host_nginx_reaches_the_container_behind_a_published_port(tmp_path):
+    root = write_repo(tmp_path, {
+        "Dockerfile": 'FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nCMD ["gunicorn", "-b", "0.0.0.0:8000", "app:app"]\n',
+        "app.py": "from flask import Flask\napp = Flask(__name__)\n",
+        "compose.yaml": 'services:\n  web:\n    build: .\n    ports:\n      - "127.0.0.1:8000:8000"\n',
+        "deploy/site.conf": "server {\n    listen 80;\n    location / {\n        proxy_pass http://127.0.0.1:8000;\n"
+                            "    }\n}\n",
+    })
+    labels, edges = parse_mermaid(render_graph(audit(root), "mermaid"))
+    assert ("127.0.0.1:8000", "published", "container web (compose.yaml): gunicorn -b 0.0.0.0:8000 app:app") in edges
+    other = write_repo(tmp_path / "other", {
+        "compose.yaml": 'services:\n  web:\n    image: x\n    command: gunicorn -b 0.0.0.0:9000 app:app\n'
+                        '    ports:\n      - "127.0.0.1:9000:9000"\n',
+        "deploy/site.conf": "server {\n    listen 80;\n    location / {\n        proxy_pass http://127.0.0.1:8000;\n"
+                            "    }\n}\n",
+    })
+    _, edges = parse_mermaid(render_graph(audit(other), "mermaid"))
+    assert not [e for e in edges if e[1] == "published"]
