@@ -131,9 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     for path in files:
         text, _ = decode(path.read_bytes())
         for line in compare_text(str(path), text, reference):
-            (parsability if line.startswith("parsability") else differences).append(line)
-    for line in (differences if args.all else differences[:20]) + parsability:
-        print(line)
+            found = parsability if line.startswith("parsability") else differences
+            found.append(line)
+            if args.all or found is parsability or len(differences) <= 20:
+                print(line, flush=True)
     print(f"{len(files)} files compared (each as a Python app and as a Gunicorn config): "
           f"{len(differences)} differences in facts, {len(parsability)} in parsability")
     return 1 if differences else 0
