@@ -75,10 +75,37 @@ class Parsed:
     def range(self, node) -> tuple[int, int, int, int]:
         """Where `node` is, without the parentheses libcst left out of it."""
         (l1, c1), (l2, c2) = self.start(node), self.end(node)
-        if isinstance(node, ast.GeneratorExp) or (isinstance(node, ast.Tuple) and self._wrapped(l1, c1, l2, c2)):
-            c1 += 1  # `(x for x in y)`, `f(x for x in y)`, `(a, b)`: the brackets are not the node's
-            c2 -= 1
+        if isinstance(node, ast.GeneratorExp):
+            return self._inside(node.elt, _last_of_generator(node))
+        if isinstance(node, ast.Tuple) and self._wrapped(l1, c1, l2, c2):
+            if not node.elts:  # `()`: an empty position after the `(`
+                return l1, c1 + 1, l1, c1 + 1
+            return self._inside(node.elts[0], node.elts[-1], trailing_comma=True)
         return l1, c1, l2, c2
+
+    def _inside(self, first, last, trailing_comma: bool = False) -> tuple[int, int, int, int]:
+        """From the first child to the last (each with its own parentheses, and a trailing comma
+        when the node has one): a bracketed tuple's or generator's position to libcst, whose
+        brackets, and the blank space and comments inside them, are not the node's."""
+        l1, c1, _, _ = self._grouped(first)
+        _, _, l2, c2 = self._grouped(last)
+        if trailing_comma:
+            line, column = self._next_token(l2, c2)
+            if line <= len(self.lines) and self.lines[line - 1].startswith(",", column):
+                l2, c2 = line, column + 1
+        return l1, c1, l2, c2
+
+    def _next_token(self, line: int, column: int) -> tuple[int, int]:
+        """The position of the next character that is not blank space, a comment or a line
+        continuation."""
+        while line <= len(self.lines):
+            text = self.lines[line - 1]
+            while column < len(text) and text[column] in " \t\f\\":
+                column += 1
+            if column < len(text) and text[column] != "#":
+                return line, column
+            line, column = line + 1, 0
+        return line, column
 
     def parenthesized(self, node) -> bool:
         """Whether `node` (a tuple) is written in its own parentheses: `(a, b)`, not `a, b`."""
@@ -171,6 +198,11 @@ class Parsed:
             else:  # pragma: no cover - the grammar closes them there
                 break
         return line, column
+
+
+def _last_of_generator(node: ast.GeneratorExp):
+    last = node.generators[-1]
+    return last.ifs[-1] if last.ifs else last.iter
 
 
 def _advance(line: int, column: int, text: str) -> tuple[int, int]:

@@ -20,6 +20,8 @@ SNIPPETS = {
     "tabs": "import os\nif os.getenv('A'):\n\tworkers = 2\n\tbind = '0.0.0.0:' + os.getenv('PORT')\nelse:\n\tworkers = 3\n",
     "parentheses": "workers = (2)\nbind = ((os.environ['B']))\nt = (1, 2)\nu = ()\nv = ((a), b)\n"
                    "g = f(x for x in y)\nh = f((x for x in y))\nw = (a or b or c)\nz = x[(1, 2)]\nq = x[1,]\n",
+    "multiline": "KNOWN = (\n    'a',  # one\n    (b),\n    # last\n)\nPAIR = ( 1, 2 )\nG = list(\n    x  # c\n    for x in y\n    if x\n)\n"
+                 "E = (\n)\nS = (\n    *a,\n    b\n)\n",
     "concatenation": 'import os\nbind = "0.0.0.0" ":" f"{os.getenv(\'P\')}"\nname = ("a"\n  "b")\n'
                      'raw = f"{x=}" f"{1:>{w}}"\nspec = f"{3:>4}{\'a\'!r}"\nb = b"x" b"y"\n',
     "arguments": 'import os\nx = os.getenv(default="d", key="K")\ny = int(*a)\nz = min(2, os.cpu_count(), key=k)\n'
