@@ -146,9 +146,10 @@ def _incomplete(found: Discovery, budget: AuditBudget) -> list[str]:
 
 
 
-# Python files (libcst) take ~10 ms each to parse, everything else ~0.5 ms: with this many
-# Python files to parse, worker processes pay for their start (benchmarks/README.md).
-PARALLEL_MIN_PYTHON_FILES = 40
+# A Python file takes ~1 ms to read with `ast` (it took ~10 ms with libcst), about what the other
+# kinds take: the forked workers pay for their start only with many files. Measured on 2 cores
+# (benchmarks/README.md): 40 files 2x slower in workers, 200 files 1.5x slower, 2000 files even.
+PARALLEL_MIN_PYTHON_FILES = 500
 PYTHON_KINDS = (kinds.PYTHON_APP, kinds.GUNICORN_CONFIG)
 
 
