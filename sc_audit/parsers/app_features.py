@@ -14,7 +14,7 @@ import re
 
 from ..facts import AppFeatures
 from ..span import Located, Span, Unknown
-from .pyexpr import Parsed, arguments, dotted, import_bindings, kind, name_of, qualified_import, string_tokens
+from .pyexpr import Parsed, advance, arguments, dotted, import_bindings, kind, name_of, qualified_import, string_tokens
 
 SOCKETIO_MODULES = ("flask_socketio", "socketio")
 SOCKETIO_SERVERS = frozenset(f"socketio.{name}" for name in ("Server", "AsyncServer", "WSGIApp", "ASGIApp"))
@@ -103,6 +103,8 @@ def _deep(node, kind_: str, parsed: Parsed, features: AppFeatures, aliases: dict
         _name(node.arg, _name_span(node, node.arg, parsed), features)
     elif kind_ == "arg":  # `lambda NAME: ...`
         _name(node.arg, _name_span(node, node.arg, parsed), features)
+    elif kind_ in ("Global", "Nonlocal") and "SECURE_PROXY_SSL_HEADER" in node.names:
+        _name("SECURE_PROXY_SSL_HEADER", _declared_span(node, "SECURE_PROXY_SSL_HEADER", parsed), features)
     elif kind_ in ("Assign", "AnnAssign"):
         _assign(node, parsed, features)
     elif kind_ == "Call":
@@ -170,6 +172,17 @@ _NO_POSITION = (ast.expr_context, ast.operator, ast.boolop, ast.unaryop, ast.cmp
 
 def _name_span(node, name: str, parsed: Parsed) -> Span:
     line, column = parsed.start(node)
+    return Span(parsed.path, line, column + 1, line, column + 1 + len(name))
+
+
+def _declared_span(node, name: str, parsed: Parsed) -> Span:
+    """Where `name` is written in a `global` / `nonlocal` statement (`ast` keeps only the names)."""
+    line, column, _, _ = parsed.range(node)
+    text = parsed.text(node)
+    found = re.search(r"(?<![\w])" + re.escape(name) + r"(?![\w])", text)
+    if found is None:  # pragma: no cover - the statement holds the name
+        return parsed.span(node)
+    line, column = advance(line, column, text[: found.start()])
     return Span(parsed.path, line, column + 1, line, column + 1 + len(name))
 
 

@@ -141,7 +141,7 @@ class Parsed:
         found = re.match(keyword + r"[\s\\]+" + re.escape(node.name), text)
         if found is None:  # pragma: no cover - the grammar puts the name there
             return Span(self.path, line, column + 1)
-        end_line, end_column = _advance(line, column, text[: found.end()])
+        end_line, end_column = advance(line, column, text[: found.end()])
         return Span(self.path, line, column + 1, end_line, end_column + 1)
 
     def decorator_range(self, expression) -> tuple[int, int, int, int]:
@@ -205,7 +205,7 @@ def _last_of_generator(node: ast.GeneratorExp):
     return last.ifs[-1] if last.ifs else last.iter
 
 
-def _advance(line: int, column: int, text: str) -> tuple[int, int]:
+def advance(line: int, column: int, text: str) -> tuple[int, int]:
     newlines = text.count("\n")
     if not newlines:
         return line, column + len(text)
@@ -635,10 +635,13 @@ class Evaluator:
     def _one_string(self, node, text: str) -> Val:
         if isinstance(node, ast.Constant):
             return Val(node.value)
-        debug = _debug_fields(text) if "=" in text else ()
+        prefix, quote, raw_pieces, debug = _fstring_parts(text)
         pieces, parts, size, index = [], [], 0, 0
         for part in node.values:
             if isinstance(part, ast.Constant):
+                raw = raw_pieces[index] if index < len(raw_pieces) else ""
+                if raw.endswith(("\\", quote[:1])) and not _text_reads(prefix, quote, raw):
+                    return self.unknown(node)
                 pieces.append(part.value)
                 continue
             val = self._formatted_value(part, index < len(debug) and debug[index])
@@ -919,23 +922,46 @@ def _part_unknown(val: Val) -> Val:
     return Val(Unknown(""), env=merge_env(val), capped=val.capped)
 
 
-def _debug_fields(text: str) -> list[bool]:
-    """For each replacement field of an f-string literal, in order: whether it is `{x=}`."""
-    fields, i, n = [], 0, len(text)
+def _fstring_parts(text: str) -> tuple[str, str, list[str], list[bool]]:
+    """An f-string literal's prefix (without the f), quote, the raw text between its replacement
+    fields (`{{` kept) and, for each field in order, whether it is `{x=}`."""
+    i, n = 0, len(text)
     while i < n and text[i] not in "'\"":
         i += 1
+    if i >= n:
+        return "", '"', [], []
+    prefix = text[:i].replace("f", "").replace("F", "")
     quote = text[i] * 3 if text.startswith(text[i] * 3, i) else text[i:i + 1]
     i += len(quote)
-    while i < n:
-        c = text[i]
+    end = max(i, n - len(quote))
+    pieces, fields, start = [], [], i
+    while i < end:
         if text.startswith("{{", i) or text.startswith("}}", i):
             i += 2
-        elif c == "{":
+        elif text[i] == "\\":  # an escape; `\N{NAME}` holds braces, `\{` is a backslash and a field
+            if text.startswith("N{", i + 1) and "r" not in prefix.lower():
+                i = text.find("}", i) + 1 or end
+            else:
+                i += 1 if text[i + 1 : i + 2] in ("{", "}") else 2
+        elif text[i] == "{":
+            pieces.append(text[start:i])
             debug, i = _field(text, i + 1)
             fields.append(debug)
+            start = i
         else:
             i += 1
-    return fields
+    pieces.append(text[start:end])
+    return prefix, quote, pieces, fields
+
+
+def _text_reads(prefix: str, quote: str, raw: str) -> bool:
+    """Whether the text between two fields reads as a string literal on its own: how libcst's
+    readers decoded it (`f\"\"\"say "{x}\"\"\"`'s `say "` did not, so its value was Unknown)."""
+    try:
+        ast.literal_eval(prefix + quote + raw + quote)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return False
+    return True
 
 
 def _field(text: str, i: int) -> tuple[bool, int]:

@@ -22,6 +22,17 @@ SNIPPETS = {
                    "g = f(x for x in y)\nh = f((x for x in y))\nw = (a or b or c)\nz = x[(1, 2)]\nq = x[1,]\n",
     "multiline": "KNOWN = (\n    'a',  # one\n    (b),\n    # last\n)\nPAIR = ( 1, 2 )\nG = list(\n    x  # c\n    for x in y\n    if x\n)\n"
                  "E = (\n)\nS = (\n    *a,\n    b\n)\n",
+    # libcst's readers left `f"""say "{x}"""` Unknown (its text did not read as a literal on its own)
+    "fstring_text": r'''x = f"""a"{1}"""
+y = f"""line1
+line2{2}"""
+z = f"""q\"{1}"""
+v = f"a\\{1}b"
+w = f"\N{BULLET}{2}{{}}"
+u = rf"\N{3}"
+t = f"{x=!s:>3}{x:=^5}{'=':>3}"
+''',
+    "global": "def f():\n    global  x, SECURE_PROXY_SSL_HEADER\n    SECURE_PROXY_SSL_HEADER = 1\n",
     "concatenation": 'import os\nbind = "0.0.0.0" ":" f"{os.getenv(\'P\')}"\nname = ("a"\n  "b")\n'
                      'raw = f"{x=}" f"{1:>{w}}"\nspec = f"{3:>4}{\'a\'!r}"\nb = b"x" b"y"\n',
     "arguments": 'import os\nx = os.getenv(default="d", key="K")\ny = int(*a)\nz = min(2, os.cpu_count(), key=k)\n'
