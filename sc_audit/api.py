@@ -146,10 +146,11 @@ def _incomplete(found: Discovery, budget: AuditBudget) -> list[str]:
 
 
 
-# Python files (libcst) take ~10 ms each to parse, everything else ~0.5 ms: with this many
-# Python files to parse, worker processes pay for their start (benchmarks/README.md).
-PARALLEL_MIN_PYTHON_FILES = 40
-LIBCST_KINDS = (kinds.PYTHON_APP, kinds.GUNICORN_CONFIG)
+# A Python file takes ~1 ms to read with `ast` (it took ~10 ms with libcst), about what the other
+# kinds take: the forked workers pay for their start only with many files. Measured on 2 cores
+# (benchmarks/README.md): 40 files 2x slower in workers, 200 files 1.5x slower, 2000 files even.
+PARALLEL_MIN_PYTHON_FILES = 500
+PYTHON_KINDS = (kinds.PYTHON_APP, kinds.GUNICORN_CONFIG)
 
 
 def _parse_all(files: list[SourceFile], read_include, store, facts_by_path: dict[str, object],
@@ -169,10 +170,10 @@ def _parse_all(files: list[SourceFile], read_include, store, facts_by_path: dict
             misses.append(src)
         else:
             results[src.path] = facts
-    heavy = [src for src in misses if src.kind in LIBCST_KINDS]
+    heavy = [src for src in misses if src.kind in PYTHON_KINDS]
     pending = _start_workers(heavy) if len(heavy) >= PARALLEL_MIN_PYTHON_FILES else None
     for src in misses:
-        if pending is not None and src.kind in LIBCST_KINDS:
+        if pending is not None and src.kind in PYTHON_KINDS:
             continue
         recorder = store.recorder(read_include) if store is not None else read_include
         facts, error = parse_file(src, recorder)
@@ -207,8 +208,6 @@ def _start_workers(files: list[SourceFile]):
             or "fork" not in multiprocessing.get_all_start_methods():
         return None
     from concurrent.futures import ProcessPoolExecutor
-
-    import libcst.metadata  # noqa: F401 - imported once here, the forked workers inherit it (~0.3 s each)
 
     workers = min(cpus, 4)
     size = max(1, len(files) // (workers * 4))

@@ -215,7 +215,7 @@ def _one_line(text: str, limit: int = 300) -> str:
 
 
 # One small file of every kind, audited once before the clock starts: the first file of a kind
-# would otherwise be charged for importing its parser (libcst, tree-sitter grammars, PyYAML).
+# would otherwise be charged for importing its parser (tree-sitter grammars, PyYAML).
 WARM_UP = {
     "app.py": "from flask import Flask\napp = Flask(__name__)\n",
     "gunicorn.conf.py": "workers = 2\n",

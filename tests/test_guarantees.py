@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from sc_audit import audit
+from sc_audit import api, audit
 from sc_audit.config import Config
 from sc_audit.discover import MAX_FILE_BYTES
 from sc_audit.report import text as text_report
@@ -177,7 +177,7 @@ def test_parse_workers_run_no_program(tmp_path, listener):
     marks.mkdir()
     traps = booby_traps(marks, listener.getsockname()[1])
     files = {f"svc{i}/app.py": traps["app.py"].replace("/app'", f"/app{i}'").replace("/app\"", f"/app{i}\"")
-             for i in range(50)}
+             for i in range(api.PARALLEL_MIN_PYTHON_FILES + 10)}
     root = write(tmp_path / "repo", {**traps, **files})
     log = tmp_path / "strace.log"
     result = check(root, "--format", "json", prefix=(STRACE, "-f", "-qq", "-s", "4096", "-e", "trace=execve,connect", "-o", str(log)))

@@ -9,6 +9,7 @@ becomes Unknown unless every way through agrees on its value.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, replace
 
 from ..facts import GunicornConfigFacts, ParseError, SettingValue
@@ -109,16 +110,11 @@ class _Reader:
         handler = getattr(self, "_s_" + kind(node), None)
         if handler is not None:
             handler(node)
-        elif hasattr(node, "body"):  # any other compound statement: it may not run
-            self._branches(None, node.body)
-
-    def _s_SimpleStatementLine(self, node) -> None:
-        self._run(node.body)
 
     def _s_Assign(self, node) -> None:
         val = self.ev.eval(node.value)
         for target in node.targets:
-            self._bind(target.target, val, node, node.value)
+            self._bind(target, val, node, node.value)
 
     def _s_AnnAssign(self, node) -> None:
         if node.value is not None:  # `workers: 2` alone binds nothing
@@ -129,8 +125,8 @@ class _Reader:
         if kind(target) != "Name":
             self._mutated(target, node)
             return
-        current = self._lookup(target.value)
-        op = pyexpr.AUGMENTED_OPS.get(kind(node.operator))
+        current = self._lookup(target.id)
+        op = pyexpr.BINARY_OPS.get(type(node.op))
         right = self.ev.eval(node.value)
         if current is None or op is None:
             val = self.ev.unknown(node.value, right)
@@ -141,12 +137,13 @@ class _Reader:
     def _s_Expr(self, node) -> None:
         call = node.value
         if kind(call) == "Call" and kind(call.func) == "Attribute":
-            if call.func.attr.value in MUTATORS:
+            if call.func.attr in MUTATORS:
                 self._mutated(call.func.value, call)
 
-    def _s_Del(self, node) -> None:
-        for name in _target_names(node.target):
-            self.scope.pop(name, None)
+    def _s_Delete(self, node) -> None:
+        for target in node.targets:
+            for name in _target_names(target):
+                self.scope.pop(name, None)
 
     def _s_Import(self, node) -> None:
         for alias, module, name, alias_node in pyexpr.import_bindings(node):
@@ -158,9 +155,9 @@ class _Reader:
     _s_ImportFrom = _s_Import
 
     def _s_FunctionDef(self, node) -> None:
-        name = node.name.value
+        name = node.name
         text = f"def {name}(...)"
-        span = self.parsed.span_between(node, node.name)
+        span = self.parsed.header_span(node)
         self._set(name, _Binding(Val(Unknown(text, span)), span, text, "def"))
 
     _s_ClassDef = _s_FunctionDef
@@ -187,8 +184,8 @@ class _Reader:
 
     def _s_With(self, node) -> None:
         for item in node.items:
-            if item.asname is not None:
-                self._bind(item.asname.name, Val(Unknown("with")), item, item.item)
+            if item.optional_vars is not None:
+                self._bind(item.optional_vars, Val(Unknown("with")), item, item.context_expr)
         self._run_part(node.body)
 
     def _s_Match(self, node) -> None:
@@ -197,19 +194,25 @@ class _Reader:
     # ---- bindings
 
     def _bind(self, target, val: Val, statement, value_node) -> None:
-        span, text = self.parsed.span(statement), self.parsed.text(value_node)
+        span, text = self._span(statement), self.parsed.text(value_node)
         if kind(target) == "Name":
-            self._set(target.value, _Binding(val, span, text, "value"))
+            self._set(target.id, _Binding(val, span, text, "value"))
         elif kind(target) in ("Tuple", "List"):
-            items = _unpack(val, len(target.elements))
-            for element, item in zip(target.elements, items, strict=True):
-                if kind(element) == "Element":
-                    self._bind(element.value, item, statement, value_node)
+            items = _unpack(val, len(target.elts))
+            for element, item in zip(target.elts, items, strict=True):
+                if kind(element) != "Starred":
+                    self._bind(element, item, statement, value_node)
                 else:  # `a, *rest = ...`
                     for name in _target_names(element.value):
                         self._set(name, _Binding(self.ev.unknown(value_node), span, text, "value"))
         else:  # `x[0] = ...`, `x.y = ...`
             self._mutated(target, statement)
+
+    def _span(self, node) -> Span:
+        """Where a statement (or a `with` item, which `ast` gives no position) is."""
+        if isinstance(node, ast.withitem):
+            return self.parsed.with_item_span(node)
+        return self.parsed.span(node)
 
     def _set(self, name: str, binding: _Binding) -> None:
         self.imports.pop(name, None)
@@ -219,30 +222,29 @@ class _Reader:
         """`raw_env.append(x)` / `raw_env[0] = x`: the name's value is no longer known."""
         while kind(target) in ("Attribute", "Subscript"):
             target = target.value
-        if kind(target) == "Name" and target.value in self.scope:
-            old = self.scope[target.value]
+        if kind(target) == "Name" and target.id in self.scope:
+            old = self.scope[target.id]
             if old.kind == "value" and old.val.known:
-                unknown = Unknown(self.parsed.text(node), self.parsed.span(node))
-                self.scope[target.value] = replace(old, val=replace(old.val, value=unknown))
+                span = self._span(node)
+                text = self.parsed.slice(span.line, span.column - 1, span.end_line, span.end_column - 1)
+                unknown = Unknown(text, span)
+                self.scope[target.id] = replace(old, val=replace(old.val, value=unknown))
 
     # ---- branches
 
     def _run_part(self, part) -> None:
-        """Run a block (IndentedBlock, one-line suite, Else, Finally), a statement such
-        as an `elif` If, or nothing (None)."""
-        if part is None:
-            return
-        if kind(part) in ("IndentedBlock", "SimpleStatementSuite"):
-            self._run(part.body)
-        elif kind(part) in ("Else", "Finally"):
-            self._run_part(part.body)
+        """Run a block (a list of statements: `ast` writes an `elif` as a block holding its
+        `if`) or one statement."""
+        if isinstance(part, list):
+            self._run(part)
         else:
             self._statement(part)
 
     def _branches(self, test: Val | None, *parts, loop_target=None, may_skip=True) -> None:
         """Run each part from the same state, then keep only what they all agree on.
 
-        A part is a block, None (runs nothing) or a list of blocks run in sequence.
+        A part is a block (a list of statements, run in sequence; empty: runs nothing) or a
+        list of blocks run in sequence.
         With a `test`, the parts are the two sides of an `if`. Otherwise, if `may_skip`,
         the state from before also counts as a way through (a loop may not run). For a
         `try`, the ways are the body, or a handler (started, conservatively, from the
@@ -252,7 +254,7 @@ class _Reader:
         outcomes = [before] if test is None and may_skip else []
         for part in parts:
             self.scope = dict(before)
-            for piece in part if isinstance(part, list) else [part]:
+            for piece in part:
                 self._run_part(piece)
             if loop_target is not None:
                 for name in _target_names(loop_target):
@@ -294,10 +296,10 @@ def _unpack(val: Val, count: int) -> list[Val]:
 
 def _target_names(target) -> list[str]:
     if kind(target) == "Name":
-        return [target.value]
+        return [target.id]
     if kind(target) in ("Tuple", "List"):
         names = []
-        for element in target.elements:
-            names += _target_names(element.value)
+        for element in target.elts:
+            names += _target_names(element.value if kind(element) == "Starred" else element)
         return names
     return []

@@ -1,18 +1,18 @@
-"""Shared helpers to read Python source statically.
+"""Shared helpers to read Python source statically, on CPython's own `ast`.
 
-- `parse(src)`: a safety pre-check, then libcst, then positions (resolved once).
-- `Parsed.span(node)` / `Parsed.text(node)`: where a node is and its source text.
+- `parse(src)`: one `ast.parse` per file, with its size and depth checked.
+- `Parsed.span(node)` / `Parsed.text(node)`: where a node is and its source text, in
+  code points (as libcst, which sc-audit used before, counted them; `ast` counts UTF-8 bytes).
 - `Evaluator`: a small evaluator of constant expressions (literals, names bound
   earlier, env var defaults, CPU-count formulas, string formatting).
 
-Nothing here imports, runs or `exec`s the audited code. libcst is imported lazily,
-inside `parse`, so that importing this module stays cheap.
+Nothing here imports, runs or `exec`s the audited code (`ast.parse` only builds a tree).
+libcst stays the tool for rewriting code (`fix.py`), never loaded to read it.
 """
 
 from __future__ import annotations
 
 import ast
-import io
 import re
 import string
 import warnings
@@ -23,143 +23,289 @@ from ..facts import ParseError
 from ..source import SourceFile
 from ..span import Span, Unknown
 
-# Deeper syntax trees are refused before libcst sees them: libcst's native parser
-# crashes the process (segfault) on a few thousand nested levels, takes seconds on a
-# few hundred and its Python side hits the recursion limit near 400. Real code stays
-# well below 40.
+# Deeper syntax trees are refused: the readers and the evaluator recurse on expressions and
+# real code stays well below 40 levels.
 MAX_DEPTH = 100
-# In a file CPython rejects, libcst still gets a go (it knows newer syntax) unless a
-# logical line looks able to nest deeply.
-MAX_TOKENS_PER_LINE = 1000
-
-# libcst takes ~30 µs per syntax node (2 MiB of `m\n` would take a minute): a bigger file is
-# refused, which bounds a Python file to a few seconds. Real modules stay far below (a 10,000-line
-# module has ~100,000 nodes).
+# A bigger file is refused (an SC001), which bounds the work on a hostile file. Real modules
+# stay far below (a 10,000-line module has ~100,000 nodes).
 MAX_NODES = 200_000
-MAX_TOKENS = 3 * MAX_NODES  # the same bound where CPython refused the file and libcst gets a go
 
 # Values bigger than this are not built (no "x" * 10**9).
 MAX_SIZE = 100_000
 MAX_INT_BITS = 100_000
 
+OPENING, CLOSING = "([{", ")]}"
+
 
 # --------------------------------------------------------------------------- parsing
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    line: int
-    column: int
-    message: str
-    newer_syntax_possible: bool = False  # CPython refused it; libcst may still read it
-
-
 class Parsed:
-    """A parsed module with its positions: libcst nodes -> Span / source text."""
+    """A parsed module with its source lines: `ast` nodes -> Span / source text.
 
-    __slots__ = ("path", "module", "positions", "lines")
+    Positions are libcst's "syntactic" ones, which the facts have always carried: columns
+    count code points, an expression's grouping parentheses are not part of it (nor a
+    parenthesized tuple's or generator's own), a statement ends at its last token.
+    """
 
-    def __init__(self, path: str, module: object, positions: Mapping, lines: list[str]):
+    __slots__ = ("path", "module", "lines")
+
+    def __init__(self, path: str, module: ast.Module, lines: list[str]):
         self.path = path
         self.module = module
-        self.positions = positions
         self.lines = lines
 
-    def span(self, node: object) -> Span:
-        r = self.positions[node]
-        return Span(self.path, r.start.line, r.start.column + 1, r.end.line, r.end.column + 1)
+    # ---- positions: (line, column) pairs, 1-based lines, 0-based code-point columns
 
-    def span_between(self, first: object, last: object) -> Span:
-        a, b = self.positions[first], self.positions[last]
-        return Span(self.path, a.start.line, a.start.column + 1, b.end.line, b.end.column + 1)
+    def column(self, line: int, byte_offset: int) -> int:
+        """A code-point column from `ast`'s UTF-8 byte offset on `line`."""
+        if byte_offset <= 0 or not 0 < line <= len(self.lines):
+            return max(byte_offset, 0)
+        text = self.lines[line - 1]
+        if text.isascii():
+            return byte_offset
+        return len(text.encode("utf-8")[:byte_offset].decode("utf-8", "ignore"))
 
-    def text(self, node: object) -> str:
-        r = self.positions[node]
-        (l1, c1), (l2, c2) = (r.start.line, r.start.column), (r.end.line, r.end.column)
+    def start(self, node) -> tuple[int, int]:
+        return node.lineno, self.column(node.lineno, node.col_offset)
+
+    def end(self, node) -> tuple[int, int]:
+        return node.end_lineno, self.column(node.end_lineno, node.end_col_offset)
+
+    def range(self, node) -> tuple[int, int, int, int]:
+        """Where `node` is, without the parentheses libcst left out of it."""
+        (l1, c1), (l2, c2) = self.start(node), self.end(node)
+        if isinstance(node, ast.GeneratorExp):
+            return self._inside(node.elt, _last_of_generator(node))
+        if isinstance(node, ast.Tuple) and self._wrapped(l1, c1, l2, c2):
+            if not node.elts:  # `()`: an empty position after the `(`
+                return l1, c1 + 1, l1, c1 + 1
+            return self._inside(node.elts[0], node.elts[-1], trailing_comma=True)
+        return l1, c1, l2, c2
+
+    def _inside(self, first, last, trailing_comma: bool = False) -> tuple[int, int, int, int]:
+        """From the first child to the last (each with its own parentheses, and a trailing comma
+        when the node has one): a bracketed tuple's or generator's position to libcst, whose
+        brackets, and the blank space and comments inside them, are not the node's."""
+        l1, c1, _, _ = self._grouped(first)
+        _, _, l2, c2 = self._grouped(last)
+        if trailing_comma:
+            line, column = self._next_token(l2, c2)
+            if line <= len(self.lines) and self.lines[line - 1].startswith(",", column):
+                l2, c2 = line, column + 1
+        return l1, c1, l2, c2
+
+    def _next_token(self, line: int, column: int) -> tuple[int, int]:
+        """The position of the next character that is not blank space, a comment or a line
+        continuation."""
+        while line <= len(self.lines):
+            text = self.lines[line - 1]
+            while column < len(text) and text[column] in " \t\f\\":
+                column += 1
+            if column < len(text) and text[column] != "#":
+                return line, column
+            line, column = line + 1, 0
+        return line, column
+
+    def parenthesized(self, node) -> bool:
+        """Whether `node` (a tuple) is written in its own parentheses: `(a, b)`, not `a, b`."""
+        return self._wrapped(*self.start(node), *self.end(node))
+
+    def _wrapped(self, l1: int, c1: int, l2: int, c2: int) -> bool:
+        """Whether the text starts with `(` whose `)` is its last character."""
+        text = self.slice(l1, c1, l2, c2)
+        if not (text.startswith("(") and text.endswith(")")):
+            return False
+        return _closing(text, 0) == len(text) - 1
+
+    def slice(self, l1: int, c1: int, l2: int, c2: int) -> str:
+        lines = self.lines
+        if not (0 < l1 <= l2 <= len(lines)):
+            return ""
         if l1 == l2:
-            return self.lines[l1 - 1][c1:c2]
-        middle = self.lines[l1 : l2 - 1]
-        return "\n".join([self.lines[l1 - 1][c1:], *middle, self.lines[l2 - 1][:c2]])
+            return lines[l1 - 1][c1:c2]
+        return "\n".join([lines[l1 - 1][c1:], *lines[l1 : l2 - 1], lines[l2 - 1][:c2]])
+
+    def span(self, node) -> Span:
+        l1, c1, l2, c2 = self.range(node)
+        return Span(self.path, l1, c1 + 1, l2, c2 + 1)
+
+    def text(self, node) -> str:
+        return self.slice(*self.range(node))
+
+    def header_span(self, node) -> Span:
+        """`def name` / `async def name` / `class name`: from the keyword to the end of the name."""
+        line, column = self.start(node)
+        keyword = r"class" if isinstance(node, ast.ClassDef) else r"(?:async[\s\\]+)?def"
+        text = self.slice(line, column, min(line + 20, len(self.lines)), 10**9)
+        found = re.match(keyword + r"[\s\\]+" + re.escape(node.name), text)
+        if found is None:  # pragma: no cover - the grammar puts the name there
+            return Span(self.path, line, column + 1)
+        end_line, end_column = advance(line, column, text[: found.end()])
+        return Span(self.path, line, column + 1, end_line, end_column + 1)
+
+    def decorator_range(self, expression) -> tuple[int, int, int, int]:
+        """A decorator: from its `@` to the end of its expression (with its parentheses)."""
+        line, column = self.start(expression)
+        opened = 0
+        while True:
+            text = self.lines[line - 1][:column]
+            stripped = text.rstrip(" \t\f\\")
+            if stripped.endswith("("):
+                opened += 1
+                column = len(stripped) - 1
+            elif stripped.endswith("@"):
+                column = len(stripped) - 1
+                break
+            elif stripped == "" and line > 1:
+                line -= 1
+                column = len(self.lines[line - 1])
+            else:  # pragma: no cover - the grammar puts the `@` there
+                break
+        end_line, end_column = self._after_closing(*self.end(expression), opened)
+        return line, column, end_line, end_column
+
+    def with_item_span(self, item) -> Span:
+        """A `with` item: its expression and its `as` target, each with its own parentheses."""
+        l1, c1, _, _ = self._grouped(item.context_expr)
+        last = item.optional_vars if item.optional_vars is not None else item.context_expr
+        _, _, l2, c2 = self._grouped(last)
+        return Span(self.path, l1, c1 + 1, l2, c2 + 1)
+
+    def _grouped(self, node) -> tuple[int, int, int, int]:
+        """`node` with the grouping parentheses around it: `(h)`."""
+        (l1, c1), (l2, c2) = self.start(node), self.end(node)
+        while True:
+            before = self.lines[l1 - 1][:c1].rstrip(" \t\f")
+            after = self.lines[l2 - 1][c2:]
+            stripped = after.lstrip(" \t\f")
+            if not (before.endswith("(") and stripped.startswith(")")):
+                return l1, c1, l2, c2
+            c1 = len(before) - 1
+            c2 = c2 + len(after) - len(stripped) + 1
+
+    def _after_closing(self, line: int, column: int, count: int) -> tuple[int, int]:
+        """The position after `count` closing parentheses that follow (line, column)."""
+        while count > 0 and line <= len(self.lines):
+            text = self.lines[line - 1]
+            while column < len(text) and text[column] in " \t\f\\":
+                column += 1
+            if column < len(text) and text[column] == ")":
+                column += 1
+                count -= 1
+            elif column >= len(text) or text[column] == "#":
+                line, column = line + 1, 0
+            else:  # pragma: no cover - the grammar closes them there
+                break
+        return line, column
+
+
+def _last_of_generator(node: ast.GeneratorExp):
+    last = node.generators[-1]
+    return last.ifs[-1] if last.ifs else last.iter
+
+
+def advance(line: int, column: int, text: str) -> tuple[int, int]:
+    newlines = text.count("\n")
+    if not newlines:
+        return line, column + len(text)
+    return line + newlines, len(text) - text.rfind("\n") - 1
+
+
+def _closing(text: str, index: int) -> int:
+    """Index of the bracket that closes the one at `index`, skipping strings and comments;
+    -1 when it is not closed."""
+    depth, i, n = 0, index, len(text)
+    while i < n:
+        c = text[i]
+        if c in OPENING:
+            depth += 1
+        elif c in CLOSING:
+            depth -= 1
+            if depth == 0:
+                return i
+        elif c == "#":
+            i = text.find("\n", i)
+            if i < 0:
+                return -1
+        elif c in "'\"":
+            i = _string_end(text, i)
+            if i < 0:
+                return -1
+            continue
+        i += 1
+    return -1
+
+
+def _string_end(text: str, i: int) -> int:
+    """Index after the string literal whose quote starts at `i` (-1 when unterminated)."""
+    quote = text[i] * 3 if text.startswith(text[i] * 3, i) else text[i]
+    k, n = i + len(quote), len(text)
+    while k < n:
+        if text[k] == "\\":
+            k += 2
+        elif text.startswith(quote, k):
+            return k + len(quote)
+        else:
+            k += 1
+    return -1
+
+
+def string_tokens(text: str) -> list[str]:
+    """The string literals of an (implicitly concatenated) string's source text."""
+    tokens, i, n = [], 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in " \t\f\n\\":
+            i += 1
+        elif c == "#":
+            i = text.find("\n", i)
+            i = n if i < 0 else i
+        else:
+            j = i
+            while j < n and text[j] not in "'\"":
+                j += 1
+            end = _string_end(text, j) if j < n else -1
+            if end < 0:
+                return [text[i:]]
+            tokens.append(text[i:end])
+            i = end
+    return tokens
 
 
 def parse(src: SourceFile) -> Parsed | ParseError:
-    """Parse `src` with libcst. Never raises: problems come back as a ParseError."""
+    """Parse `src` with CPython's parser (once). Never raises: problems come back as a ParseError.
+
+    The grammar is this interpreter's: a file it refuses is one Gunicorn's Python refuses too
+    when it is this version or older.
+    """
     text = src.text
     if "\r" in text:  # SourceFile text is normalised already; be safe anyway
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    problem = precheck(text)
-    if problem is not None and not problem.newer_syntax_possible:
-        return _error(src, problem)
-    try:
-        import libcst
-        from libcst.metadata import MetadataWrapper, PositionProvider
-    except ImportError as exc:  # pragma: no cover - libcst is a dependency
-        return ParseError(f"cannot read Python files: {exc}", Span(src.path, 1))
-    try:
-        module = libcst.parse_module(text)
-        positions = _positions(MetadataWrapper(module, unsafe_skip_copy=True), PositionProvider)
-    except libcst.ParserSyntaxError as exc:
-        if problem is not None:  # CPython's message is the clearer one
-            return _error(src, problem)
-        # CPython accepts the file: a libcst limit (e.g. thousands of implicitly
-        # concatenated strings), not the user's mistake.
-        message = exc.message.splitlines()[0] if exc.message else "invalid syntax"
-        return ParseError(f"could not read: {message}", Span(src.path, exc.raw_line, exc.raw_column + 1))
-    except RecursionError:
-        return ParseError("expression nested too deeply to read", Span(src.path, 1))
-    except BaseException as exc:  # libcst's native parser may raise a Rust panic
-        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-            raise
-        return ParseError(f"could not parse: {type(exc).__name__}", Span(src.path, 1))
-    return Parsed(src.path, module, positions, text.split("\n"))
-
-
-def _error(src: SourceFile, problem: Problem) -> ParseError:
-    return ParseError(problem.message, Span(src.path, problem.line, problem.column))
-
-
-def _positions(wrapper, provider) -> Mapping:
-    """Positions of every node, resolved once.
-
-    `wrapper.resolve` also runs an empty batched visit over the whole tree (about 40%
-    of the time); the provider's own `_gen` skips it. Fall back if libcst changes.
-    """
-    try:
-        return provider()._gen(wrapper)
-    except (AttributeError, TypeError):
-        return wrapper.resolve(provider)
-
-
-def precheck(text: str) -> Problem | None:
-    """Refuse, cheaply, what libcst cannot take safely: NUL bytes and deep nesting.
-
-    CPython's own parser (C, ~1 ms per 200 lines; it only builds a tree) does the work.
-    """
     if "\0" in text:
-        return _position_problem(text, text.index("\0"), "file contains a NUL byte")
+        return _position_error(src, text, text.index("\0"), "file contains a NUL byte")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tree = ast.parse(text)
     except (RecursionError, MemoryError):
-        return Problem(1, 1, "expression nested too deeply to read")
+        return ParseError("expression nested too deeply to read", Span(src.path, 1))
     except SyntaxError as exc:
-        retry = "too many" not in exc.msg and _tokens_look_shallow(text)
-        return Problem(exc.lineno or 1, max(exc.offset or 1, 1), f"syntax error: {exc.msg}", retry)
+        return ParseError(f"syntax error: {exc.msg}", Span(src.path, exc.lineno or 1, max(exc.offset or 1, 1)))
     except Exception as exc:  # ValueError and the like
-        return Problem(1, 1, f"could not parse: {exc}")
+        return ParseError(f"could not parse: {exc}", Span(src.path, 1))
     deep_line, nodes = _shape(tree)
     if deep_line:
-        return Problem(deep_line, 1, f"expression nested more than {MAX_DEPTH} levels deep")
+        return ParseError(f"expression nested more than {MAX_DEPTH} levels deep", Span(src.path, deep_line))
     if nodes > MAX_NODES:
-        return Problem(1, 1, f"too large to read: more than {MAX_NODES:,} syntax nodes")
-    return None
+        return ParseError(f"too large to read: more than {MAX_NODES:,} syntax nodes", Span(src.path, 1))
+    return Parsed(src.path, tree, text.split("\n"))
 
 
-def _position_problem(text: str, index: int, message: str) -> Problem:
+def _position_error(src: SourceFile, text: str, index: int, message: str) -> ParseError:
     line = text.count("\n", 0, index) + 1
     column = index - (text.rfind("\n", 0, index) + 1) + 1
-    return Problem(line, column, message)
+    return ParseError(message, Span(src.path, line, column))
 
 
 def _shape(tree: ast.AST) -> tuple[int, int]:
@@ -178,63 +324,68 @@ def _shape(tree: ast.AST) -> tuple[int, int]:
     return 0, nodes
 
 
-def _tokens_look_shallow(text: str) -> bool:
-    import tokenize
-
-    depth = count = total = 0
-    try:
-        for token in tokenize.generate_tokens(io.StringIO(text).readline):
-            count += 1
-            total += 1
-            if total > MAX_TOKENS:
-                return False
-            if token.type == tokenize.OP:
-                if token.string in "([{":
-                    depth += 1
-                elif token.string in ")]}":
-                    depth -= 1
-            elif token.type == tokenize.NEWLINE:
-                count = 0
-            if depth > MAX_DEPTH or count > MAX_TOKENS_PER_LINE:
-                return False
-    except Exception:
-        return False
-    return True
-
-
 # --------------------------------------------------------------------------- helpers on nodes
+
+# One name for the async and plain forms: `async def` is read as `def`.
+_KINDS = {ast.AsyncFunctionDef: "FunctionDef", ast.AsyncFor: "For", ast.AsyncWith: "With"}
 
 
 def kind(node: object) -> str:
-    return type(node).__name__
+    cls = type(node)
+    return _KINDS.get(cls) or cls.__name__
+
+
+def name_of(node: object) -> str | None:
+    """The identifier of a Name, also of the `True`/`False`/`None` keywords (names to libcst)."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Constant) and (node.value is None or isinstance(node.value, bool)):
+        return str(node.value)
+    return None
 
 
 def dotted(node: object) -> str | None:
     """`a.b.c` for a Name/Attribute chain, else None."""
     parts = []
-    while kind(node) == "Attribute":
-        parts.append(node.attr.value)
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
         node = node.value
-    if kind(node) != "Name":
+    name = name_of(node)
+    if name is None:
         return None
-    parts.append(node.value)
+    parts.append(name)
     return ".".join(reversed(parts))
 
 
-def call_args(call: object) -> tuple[list, dict]:
-    """Positional argument nodes (until a `*x`) and keyword argument nodes of a Call."""
+def arguments(call: ast.Call) -> list:
+    """A call's arguments in source order: expressions, `*x` (Starred), `k=v` and `**x` (keyword)."""
+    if not call.keywords:
+        return list(call.args)
+    if not call.args:
+        return list(call.keywords)
+    return sorted([*call.args, *call.keywords], key=lambda n: (n.lineno, n.col_offset))
+
+
+def count_args(call: ast.Call) -> int:
+    return len(call.args) + len(call.keywords)
+
+
+def call_args(call: ast.Call) -> tuple[list, dict]:
+    """Positional argument nodes (until a `*x` or `**x`) and keyword argument nodes of a Call."""
     positional, keywords = [], {}
-    for arg in call.args:
-        if arg.keyword is not None:
-            keywords[arg.keyword.value] = arg.value
-        elif arg.star:
+    for arg in arguments(call):
+        if isinstance(arg, ast.keyword):
+            if arg.arg is None:
+                break
+            keywords[arg.arg] = arg.value
+        elif isinstance(arg, ast.Starred):
             break
         elif not keywords:
-            positional.append(arg.value)
+            positional.append(arg)
     return positional, keywords
 
 
-def argument(call: object, index: int, *names: str) -> object | None:
+def argument(call: ast.Call, index: int, *names: str) -> ast.expr | None:
     positional, keywords = call_args(call)
     for name in names:
         if name in keywords:
@@ -242,25 +393,29 @@ def argument(call: object, index: int, *names: str) -> object | None:
     return positional[index] if 0 <= index < len(positional) else None
 
 
-def import_bindings(node: object) -> list[tuple[str, str, str | None, object]]:
+def import_bindings(node) -> list[tuple[str, str, str | None, ast.alias]]:
     """(alias, module, name, alias node) for an Import / ImportFrom statement."""
     out = []
-    if kind(node) == "Import":
+    if isinstance(node, ast.Import):
         for alias in node.names:
-            module = dotted(alias.name) or ""
-            if alias.asname is not None:
-                out.append((alias.asname.name.value, module, None, alias))
-            else:
-                out.append((module.split(".")[0], module, None, alias))
+            bound = alias.asname if alias.asname is not None else alias.name.split(".")[0]
+            out.append((bound, alias.name, None, alias))
         return out
-    if kind(node.names) == "ImportStar":
+    if is_star_import(node):
         return out
-    module = "." * len(node.relative) + (dotted(node.module) or "" if node.module else "")
+    module = from_module(node)
     for alias in node.names:
-        name = dotted(alias.name) or ""
-        bound = alias.asname.name.value if alias.asname is not None else name
-        out.append((bound, module, name, alias))
+        out.append((alias.asname if alias.asname is not None else alias.name, module, alias.name, alias))
     return out
+
+
+def is_star_import(node) -> bool:
+    return isinstance(node, ast.ImportFrom) and node.names[0].name == "*"
+
+
+def from_module(node: ast.ImportFrom) -> str:
+    """The module of `from MODULE import ...` as written: "." * level + dotted name."""
+    return "." * node.level + (node.module or "")
 
 
 def qualified_import(module: str, name: str | None) -> str:
@@ -298,19 +453,17 @@ ENV_MAPPING = frozenset({"os.environ", "environ"})
 CPU_COUNT = frozenset({"multiprocessing.cpu_count", "os.cpu_count", "psutil.cpu_count"})
 CPU_FORMULA_OPS = frozenset({"+", "-", "*", "//", "/"})
 BINARY_OPS = {
-    "Add": "+", "Subtract": "-", "Multiply": "*", "Divide": "/",
-    "FloorDivide": "//", "Modulo": "%", "Power": "**",
+    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**",
 }  # fmt: skip
-AUGMENTED_OPS = {name + "Assign": op for name, op in BINARY_OPS.items()}
 COMPARE_OPS = {
-    "Equal": lambda a, b: a == b,
-    "NotEqual": lambda a, b: a != b,
-    "LessThan": lambda a, b: a < b,
-    "LessThanEqual": lambda a, b: a <= b,
-    "GreaterThan": lambda a, b: a > b,
-    "GreaterThanEqual": lambda a, b: a >= b,
-    "In": lambda a, b: a in b,
-    "NotIn": lambda a, b: a not in b,
+    ast.Eq: lambda a, b: a == b,
+    ast.NotEq: lambda a, b: a != b,
+    ast.Lt: lambda a, b: a < b,
+    ast.LtE: lambda a, b: a <= b,
+    ast.Gt: lambda a, b: a > b,
+    ast.GtE: lambda a, b: a >= b,
+    ast.In: lambda a, b: a in b,
+    ast.NotIn: lambda a, b: a not in b,
 }
 STR_METHODS = frozenset({"lower", "upper", "strip", "lstrip", "rstrip", "title", "split", "replace"})
 PLAIN = (str, int, float, bool, type(None))
@@ -374,7 +527,7 @@ def _too_big(value: object) -> bool:
 
 
 class Evaluator:
-    """Evaluates libcst expressions without running anything.
+    """Evaluates `ast` expressions without running anything.
 
     `lookup(name)` gives the Val of a name bound earlier in the file (None: unbound);
     `imports` maps an alias to what it stands for ("mp" -> "multiprocessing").
@@ -393,7 +546,7 @@ class Evaluator:
     # ---- entry points
 
     def eval(self, node: object) -> Val:
-        method = getattr(self, "_e_" + kind(node), None)
+        method = getattr(self, "_e_" + type(node).__name__, None)
         if method is None:
             return self.unknown(node)
         try:
@@ -447,32 +600,52 @@ class Evaluator:
 
     # ---- literals
 
-    def _e_Integer(self, node):
-        return Val(ast.literal_eval(node.value))
+    def _e_Constant(self, node):
+        value = node.value
+        if isinstance(value, str):
+            return self._string(node)
+        if isinstance(value, (bytes, type(Ellipsis))):
+            return self.unknown(node)
+        return Val(value)  # int, float, complex, True, False, None
 
-    _e_Float = _e_Integer
-    _e_Imaginary = _e_Integer
+    def _e_JoinedStr(self, node):
+        return self._string(node)
 
-    def _e_SimpleString(self, node):
-        value = node.evaluated_value
-        return Val(value) if isinstance(value, str) else self.unknown(node)
+    def _string(self, node) -> Val:
+        """A string literal, an f-string, or several of them implicitly concatenated (which
+        `ast` joins into one node): each literal is evaluated, then they are joined."""
+        text = self.parsed.text(node)
+        tokens = string_tokens(text)
+        if len(tokens) <= 1:
+            return self._one_string(node, text)
+        vals = [self._token(token) for token in tokens]
+        if all(v.known and isinstance(v.value, str) for v in vals):
+            return Val("".join(v.value for v in vals), env=merge_env(*vals))
+        return self.unknown(node, *vals)
 
-    def _e_ConcatenatedString(self, node):
-        left, right = self.eval(node.left), self.eval(node.right)
-        if left.known and right.known and isinstance(left.value, str) and isinstance(right.value, str):
-            return Val(left.value + right.value, env=merge_env(left, right))
-        return self.unknown(node, left, right)
+    def _token(self, token: str) -> Val:
+        """One literal of a concatenation, read on its own (only its value and env are used)."""
+        try:
+            node = ast.parse(token.lstrip(), mode="eval").body
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return Val(Unknown(token))
+        parsed = Parsed(self.parsed.path, self.parsed.module, token.lstrip().split("\n"))
+        return Evaluator(parsed, self.lookup, self.imports).eval(node)
 
-    def _e_FormattedString(self, node):
-        prefix = node.start.rstrip("'\"").replace("f", "").replace("F", "")
-        quote = node.start[len(node.start.rstrip("'\"")) :]
-        pieces, parts, size = [], [], 0
-        for part in node.parts:
-            if kind(part) == "FormattedStringText":
-                text = ast.literal_eval(prefix + quote + part.value + quote)
-                pieces.append(text.replace("{{", "{").replace("}}", "}"))
+    def _one_string(self, node, text: str) -> Val:
+        if isinstance(node, ast.Constant):
+            return Val(node.value)
+        prefix, quote, raw_pieces, debug = _fstring_parts(text)
+        pieces, parts, size, index = [], [], 0, 0
+        for part in node.values:
+            if isinstance(part, ast.Constant):
+                raw = raw_pieces[index] if index < len(raw_pieces) else ""
+                if raw.endswith(("\\", quote[:1])) and not _text_reads(prefix, quote, raw):
+                    return self.unknown(node)
+                pieces.append(part.value)
                 continue
-            val = self._formatted_expression(part)
+            val = self._formatted_value(part, index < len(debug) and debug[index])
+            index += 1
             parts.append(val)
             if not val.known:
                 return self.unknown(node, *parts)
@@ -482,28 +655,26 @@ class Evaluator:
                 return self.unknown(node, *parts)
         return Val("".join(pieces), env=merge_env(*parts))
 
-    def _formatted_expression(self, part) -> Val:
-        val = self.eval(part.expression)
-        if not val.known or part.equal is not None or not _plain(val.value):
-            return self.unknown(part, val)
+    def _formatted_value(self, part: ast.FormattedValue, debug: bool) -> Val:
+        """One `{expression!conversion:spec}` of an f-string; `{x=}` is left unknown."""
+        val = self.eval(part.value)
+        if not val.known or debug or not _plain(val.value):
+            return _part_unknown(val)
         spec = ""
-        for spec_part in part.format_spec or ():
-            if kind(spec_part) != "FormattedStringText":
-                return self.unknown(part, val)
+        for spec_part in part.format_spec.values if part.format_spec is not None else ():
+            if not isinstance(spec_part, ast.Constant):
+                return _part_unknown(val)
             spec += spec_part.value
         if _BIG_NUMBER.search(spec):
-            return self.unknown(part, val)
+            return _part_unknown(val)
         value = val.value
-        conversion = {"r": repr, "a": ascii, "s": str}.get(part.conversion or "")
+        conversion = {114: repr, 97: ascii, 115: str}.get(part.conversion)
         if conversion is not None:
             value = conversion(value)
         return Val(format(value, spec), env=val.env)
 
     def _e_Name(self, node):
-        constant = {"True": True, "False": False, "None": None}
-        if node.value in constant:
-            return Val(constant[node.value])
-        val = self.lookup(node.value)
+        val = self.lookup(node.id)
         return val if val is not None else self.unknown(node)
 
     def _e_List(self, node):
@@ -514,20 +685,20 @@ class Evaluator:
 
     def _sequence(self, node, cls):
         vals = []
-        for element in node.elements:
-            if kind(element) != "Element":
+        for element in node.elts:
+            if isinstance(element, ast.Starred):
                 return self.unknown(node, *vals)
-            vals.append(self.eval(element.value))
+            vals.append(self.eval(element))
         if not all(v.known for v in vals):
             return self.unknown(node, *vals)
         return Val(cls(v.value for v in vals), env=merge_env(*vals))
 
     def _e_Dict(self, node):
         out, vals = {}, []
-        for element in node.elements:
-            if kind(element) != "DictElement":
+        for key_node, value_node in zip(node.keys, node.values, strict=True):
+            if key_node is None:  # `**other`
                 return self.unknown(node, *vals)
-            key, value = self.eval(element.key), self.eval(element.value)
+            key, value = self.eval(key_node), self.eval(value_node)
             vals += [key, value]
             if not (key.known and value.known) or not isinstance(key.value, PLAIN):
                 return self.unknown(node, *vals)
@@ -536,50 +707,56 @@ class Evaluator:
 
     # ---- operators
 
-    def _e_BinaryOperation(self, node):
+    def _e_BinOp(self, node):
         left, right = self.eval(node.left), self.eval(node.right)
-        op = BINARY_OPS.get(kind(node.operator))
+        op = BINARY_OPS.get(type(node.op))
         if op is None:
             return self.unknown(node, left, right)
         return self.binop(op, left, right, node)
 
-    def _e_UnaryOperation(self, node):
-        val = self.eval(node.expression)
-        op = kind(node.operator)
+    def _e_UnaryOp(self, node):
+        val = self.eval(node.operand)
+        op = type(node.op)
         if not val.known:
             return self.unknown(node, val)
-        if op == "Not":
+        if op is ast.Not:
             return Val(not val.value, env=val.env)
-        if op == "Minus" and is_number(val.value):
+        if op is ast.USub and is_number(val.value):
             return Val(-val.value, env=val.env)
-        if op == "Plus" and is_number(val.value):
+        if op is ast.UAdd and is_number(val.value):
             return Val(+val.value, env=val.env)
         return self.unknown(node, val)
 
-    def _e_BooleanOperation(self, node):
-        left = self.eval(node.left)
-        is_or = kind(node.operator) == "Or"
+    def _e_BoolOp(self, node):
+        """`a or b or c` as ((a or b) or c). An unknown part-way result is only ever part of the
+        whole's unknown, so the whole node stands for the parts (its text is not kept)."""
+        is_or = isinstance(node.op, ast.Or)
+        left = self.eval(node.values[0])
+        for right_node in node.values[1:]:
+            left = self._boolean(node, left, right_node, is_or)
+        return left
+
+    def _boolean(self, node, left: Val, right_node, is_or: bool) -> Val:
         if left.unset and is_or:  # env var not set: None, so `or` takes the right side
-            right = self.eval(node.right)
+            right = self.eval(right_node)
             return replace(right, env=merge_env(left, right))
         if not left.known:
-            return self.unknown(node, left, self.eval(node.right))
+            return self.unknown(node, left, self.eval(right_node))
         if bool(left.value) == is_or:  # `x or y` with x truthy, `x and y` with x falsy
             return left
-        right = self.eval(node.right)
+        right = self.eval(right_node)
         return replace(right, env=merge_env(left, right), capped=left.capped or right.capped)
 
-    def _e_Comparison(self, node):
+    def _e_Compare(self, node):
         left = self.eval(node.left)
         vals, result = [left], True
-        for target in node.comparisons:
-            right = self.eval(target.comparator)
+        for op, comparator in zip(node.ops, node.comparators, strict=True):
+            right = self.eval(comparator)
             vals.append(right)
-            op = kind(target.operator)
             if not (left.known and right.known):
                 result = None
             elif result is not None:
-                result = result and _compare(op, left.value, right.value)
+                result = result and _compare(type(op), left.value, right.value)
             left = right
         if result is None or isinstance(result, Unknown):
             capped = any(v.cpu is not None for v in vals)
@@ -597,9 +774,15 @@ class Evaluator:
         return self.unknown(node, test, body, orelse)
 
     def _e_Subscript(self, node):
-        if len(node.slice) != 1 or kind(node.slice[0].slice) != "Index":
+        index_node = node.slice
+        if isinstance(index_node, ast.Tuple) and not self.parsed.parenthesized(index_node):
+            # `x[a, b]` is not read; `x[a,]` is read as `x[a]` (as libcst did)
+            if len(index_node.elts) != 1 or isinstance(index_node.elts[0], ast.Starred):
+                return self.unknown(node)
+            index_node = index_node.elts[0]
+        if isinstance(index_node, (ast.Slice, ast.Starred)):
             return self.unknown(node)
-        index = self.eval(node.slice[0].slice.value)
+        index = self.eval(index_node)
         if self.qualname(node.value) in ENV_MAPPING:  # os.environ["X"]: no default
             env = (index.value,) if isinstance(index.value, str) else ()
             return replace(self.unknown(node, index), env=merge_env(index, Val(None, env=env)))
@@ -624,7 +807,7 @@ class Evaluator:
             return self._len(node)
         if name == "os.path.join":
             return self._path_join(node)
-        if kind(node.func) == "Attribute":
+        if isinstance(node.func, ast.Attribute):
             return self._method(node)
         return self.unknown(node)
 
@@ -641,8 +824,9 @@ class Evaluator:
 
     def _convert(self, node, name) -> Val:
         positional, keywords = call_args(node)
-        if len(positional) != 1 or keywords or len(node.args) != 1:
-            if name == "int" and len(positional) == 2 and len(node.args) == 2:
+        total = count_args(node)
+        if len(positional) != 1 or keywords or total != 1:
+            if name == "int" and len(positional) == 2 and total == 2:
                 return self._int_base(node, positional)
             return self.unknown(node, *(self.eval(p) for p in positional))
         val = self.eval(positional[0])
@@ -667,7 +851,7 @@ class Evaluator:
         positional, keywords = call_args(node)
         vals = [self.eval(p) for p in positional]
         capped = name == "min" or any(v.capped for v in vals)
-        if keywords or len(positional) != len(node.args) or not vals:
+        if keywords or len(positional) != count_args(node) or not vals:
             return replace(self.unknown(node, *vals), capped=capped)
         if len(vals) == 1 and vals[0].known and isinstance(vals[0].value, (list, tuple)):
             vals = [Val(item, env=vals[0].env) for item in vals[0].value]
@@ -688,10 +872,10 @@ class Evaluator:
 
     def _len(self, node) -> Val:
         positional, _ = call_args(node)
-        if len(node.args) != 1 or len(positional) != 1:
+        if count_args(node) != 1 or len(positional) != 1:
             return self.unknown(node)
         inner = positional[0]
-        if kind(inner) == "Call" and self.qualname(inner.func) == "os.sched_getaffinity":
+        if isinstance(inner, ast.Call) and self.qualname(inner.func) == "os.sched_getaffinity":
             return Val(self.unknown(node).value, cpu=("cpu",))
         val = self.eval(inner)
         if val.known and isinstance(val.value, (str, list, tuple, dict)):
@@ -703,20 +887,20 @@ class Evaluator:
 
         positional, keywords = call_args(node)
         vals = [self.eval(p) for p in positional]
-        if keywords or len(positional) != len(node.args) or not vals:
+        if keywords or len(positional) != count_args(node) or not vals:
             return self.unknown(node, *vals)
         if not all(v.known and isinstance(v.value, str) for v in vals):
             return self.unknown(node, *vals)
         return Val(posixpath.join(*(v.value for v in vals)), env=merge_env(*vals))
 
     def _method(self, node) -> Val:
-        method = node.func.attr.value
+        method = node.func.attr
         base = self.eval(node.func.value)
         positional, keywords = call_args(node)
         args = [self.eval(p) for p in positional]
         kwargs = {k: self.eval(v) for k, v in keywords.items()}
         vals = [base, *args, *kwargs.values()]
-        if len(positional) + len(keywords) != len(node.args):  # *args / **kwargs
+        if len(positional) + len(keywords) != count_args(node):  # *args / **kwargs
             return self.unknown(node, *vals)
         if not all(v.known for v in vals) or not isinstance(base.value, str):
             return self.unknown(node, *vals)
@@ -731,6 +915,81 @@ class Evaluator:
         if isinstance(value, Unknown):
             return self.unknown(node, *vals)
         return Val(value, env=merge_env(*vals))
+
+
+def _part_unknown(val: Val) -> Val:
+    """An unknown part of a bigger expression: only its env vars and cap are kept."""
+    return Val(Unknown(""), env=merge_env(val), capped=val.capped)
+
+
+def _fstring_parts(text: str) -> tuple[str, str, list[str], list[bool]]:
+    """An f-string literal's prefix (without the f), quote, the raw text between its replacement
+    fields (`{{` kept) and, for each field in order, whether it is `{x=}`."""
+    i, n = 0, len(text)
+    while i < n and text[i] not in "'\"":
+        i += 1
+    if i >= n:
+        return "", '"', [], []
+    prefix = text[:i].replace("f", "").replace("F", "")
+    quote = text[i] * 3 if text.startswith(text[i] * 3, i) else text[i:i + 1]
+    i += len(quote)
+    end = max(i, n - len(quote))
+    pieces, fields, start = [], [], i
+    while i < end:
+        if text.startswith("{{", i) or text.startswith("}}", i):
+            i += 2
+        elif text[i] == "\\":  # an escape; `\N{NAME}` holds braces, `\{` is a backslash and a field
+            if text.startswith("N{", i + 1) and "r" not in prefix.lower():
+                i = text.find("}", i) + 1 or end
+            else:
+                i += 1 if text[i + 1 : i + 2] in ("{", "}") else 2
+        elif text[i] == "{":
+            pieces.append(text[start:i])
+            debug, i = _field(text, i + 1)
+            fields.append(debug)
+            start = i
+        else:
+            i += 1
+    pieces.append(text[start:end])
+    return prefix, quote, pieces, fields
+
+
+def _text_reads(prefix: str, quote: str, raw: str) -> bool:
+    """Whether the text between two fields reads as a string literal on its own: how libcst's
+    readers decoded it (`f\"\"\"say "{x}\"\"\"`'s `say "` did not, so its value was Unknown)."""
+    try:
+        ast.literal_eval(prefix + quote + raw + quote)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return False
+    return True
+
+
+def _field(text: str, i: int) -> tuple[bool, int]:
+    """(whether the field's expression ends with `=`, index after the field's `}`)."""
+    n, depth, debug = len(text), 0, False
+    while i < n:  # the expression
+        c = text[i]
+        if c in "'\"":
+            end = _string_end(text, i)
+            i = n if end < 0 else end
+            continue
+        if c in OPENING:
+            depth += 1
+        elif c in CLOSING and depth > 0:
+            depth -= 1
+        elif depth == 0 and c == "=" and text[i - 1] not in "=!<>" and not text.startswith("==", i):
+            debug = True
+        elif depth == 0 and (c in ":}" or (c == "!" and not text.startswith("!=", i))):
+            break
+        i += 1
+    depth = 1
+    while i < n and depth:  # conversion and spec, which may hold fields of their own
+        if text[i] == "{":
+            depth += 1
+        elif text[i] == "}":
+            depth -= 1
+        i += 1
+    return debug, i
 
 
 def _simple_args(text: str, args: list, kwargs: dict) -> bool:
@@ -783,11 +1042,11 @@ def _apply(op: str, a: object, b: object) -> object:
     return operations[op]()
 
 
-def _compare(op: str, a: object, b: object) -> object:
+def _compare(op: type, a: object, b: object) -> object:
     if op in COMPARE_OPS:
         return COMPARE_OPS[op](a, b)
-    if op in ("Is", "IsNot") and (b is None or isinstance(b, bool)):
-        return (a is b) == (op == "Is")
+    if op in (ast.Is, ast.IsNot) and (b is None or isinstance(b, bool)):
+        return (a is b) == (op is ast.Is)
     return Unknown("")
 
 

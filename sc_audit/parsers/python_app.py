@@ -7,6 +7,7 @@ The audited code is never imported or run.
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field, replace
 
@@ -29,7 +30,7 @@ from ..facts import (
 from ..source import SourceFile
 from ..span import Located, Span, Unknown
 from . import app_features, pyexpr
-from .pyexpr import Evaluator, Parsed, Val, argument, call_args, dotted, kind
+from .pyexpr import Evaluator, Parsed, Val, argument, call_args, count_args, dotted, kind, name_of
 
 # Last component of the constructor -> framework.
 APP_CONSTRUCTORS = {
@@ -65,6 +66,8 @@ RESTFUL_CONSTRUCTORS = frozenset({"flask_restful.Api"})
 DJANGO_SETTINGS_VARIABLE = "DJANGO_SETTINGS_MODULE"
 # Django URL helpers whose result is empty unless DEBUG (`static()`), read as adding nothing.
 DJANGO_DEBUG_ONLY = frozenset({"static", "staticfiles_urlpatterns"})
+# Compound statements walked block by block (a `match` is not walked: its cases are patterns).
+COMPOUND = (ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try, ast.TryStar)
 # Names that look like an app or an app factory: app, application, create_app, make_app...
 APP_LIKE_NAME = re.compile(r"(^|_)(app|application)($|_)|app$", re.IGNORECASE)
 
@@ -188,7 +191,7 @@ class _Reader:
         handler = getattr(self, "_s_" + kind(node), None)
         if handler is not None:
             handler(node, scope)
-        elif hasattr(node, "body"):  # while, with, match...
+        elif isinstance(node, COMPOUND):  # while, with, try...
             self._nested(node, scope, conditional=kind(node) != "With")
 
     def _nested(self, node, scope: _Scope, conditional: bool = True) -> None:
@@ -200,40 +203,43 @@ class _Reader:
         for target in _bound_targets(node):
             self._bind_names(target, target, scope, Val(Unknown(self.parsed.text(target))))
 
-    def _s_SimpleStatementLine(self, node, scope: _Scope) -> None:
-        self._block(node.body, scope)
-
-    def _s_SimpleStatementSuite(self, node, scope: _Scope) -> None:
-        self._block(node.body, scope)
-
     def _s_If(self, node, scope: _Scope) -> None:
         if scope.module_level and _is_main_guard(node.test, self.parsed):
             guarded = replace(scope, main_guard=True)
-            self._block(_statements(node.body), guarded)
-            if node.orelse is not None:
-                self._nested(node.orelse, scope)
+            self._block(node.body, guarded)
+            if self._is_elif(node.orelse):  # its blocks, as a branch (it is no main guard itself)
+                self._nested(node.orelse[0], scope)
+            elif node.orelse:
+                self._block(node.orelse, replace(scope, conditional=True))
             return
         self._nested(node, scope)
 
+    def _is_elif(self, orelse: list) -> bool:
+        """Whether the `else` part of an `if` is an `elif` (`ast` writes both as a list)."""
+        if len(orelse) != 1 or not isinstance(orelse[0], ast.If):
+            return False
+        line, column = self.parsed.start(orelse[0])
+        return self.parsed.lines[line - 1].startswith("elif", column)
+
     def _s_FunctionDef(self, node, scope: _Scope) -> None:
-        name = node.name.value
-        header = self.parsed.span_between(node, node.name)
+        name = node.name
+        header = self.parsed.header_span(node)
         if scope.module_level:
             self.facts.names[name] = header
             self.function_nodes[name] = node
             self.module_values[name] = Val(Unknown(f"def {name}", header))
-        for decorator in node.decorators:
-            self._decorator(decorator.decorator, name, scope)
+        for decorator in node.decorator_list:
+            self._decorator(decorator, name, scope)
         info = _FunctionInfo()
         if scope.module_level:
             self.infos[name] = info
         inner = _Scope(name, module_level=False, values={}, info=info)
-        self._block(_statements(node.body), inner)
+        self._block(node.body, inner)
 
     def _s_ClassDef(self, node, scope: _Scope) -> None:
         if scope.module_level:
-            name = node.name.value
-            self.facts.names[name] = self.parsed.span_between(node, node.name)
+            name = node.name
+            self.facts.names[name] = self.parsed.header_span(node)
             self.module_values[name] = Val(Unknown(f"class {name}"))
 
     def _s_Import(self, node, scope: _Scope) -> None:
@@ -253,8 +259,8 @@ class _Reader:
         value = node.value
         if info is None or value is None:
             return
-        if kind(value) == "Name":
-            info.returns.append(("name", value.value))
+        if name_of(value) is not None:
+            info.returns.append(("name", name_of(value)))
         elif kind(value) == "Call":
             if self._framework(value) is not None:
                 info.returns.append(("ctor", ""))
@@ -268,11 +274,11 @@ class _Reader:
 
     def _s_Assign(self, node, scope: _Scope) -> None:
         for target in node.targets:
-            self._assign(target.target, node.value, node, scope)
-            self._route_assign(target.target, node.value, scope)
+            self._assign(target, node.value, node, scope)
+            self._route_assign(target, node.value, scope)
         if kind(node.value) == "Call":
             self._call(node.value, scope)
-            names = [t.target.value for t in node.targets if kind(t.target) == "Name"]
+            names = [t.id for t in node.targets if kind(t) == "Name"]
             self._route_call(node.value, names[0] if len(names) == 1 else None, scope)
 
     def _s_AnnAssign(self, node, scope: _Scope) -> None:
@@ -356,7 +362,7 @@ class _Reader:
                                                          self.parsed.span(call)))
         if kind(call.func) != "Attribute":
             return
-        method = call.func.attr.value
+        method = call.func.attr
         owner = self.parsed.text(call.func.value)
         if method in URL_RULE_METHODS:
             self._url_rule(call, owner, method, scope)
@@ -368,7 +374,7 @@ class _Reader:
     def _decorator(self, node, function: str, scope: _Scope) -> None:
         if kind(node) != "Call" or kind(node.func) != "Attribute":
             return
-        method = node.func.attr.value
+        method = node.func.attr
         owner = self.parsed.text(node.func.value)
         path_node = argument(node, 0, "rule", "path")
         if method in ROUTE_DECORATORS:
@@ -428,8 +434,8 @@ class _Reader:
         `uvicorn.run("main:app", host=..., port=...)`."""
         positional, keywords = call_args(call)
         first = positional[0] if positional else None
-        if first is not None and kind(first) == "Name" and self._is_app(first.value):
-            app, offset = first.value, 1  # socketio.run(app, ...), uvicorn.run(app, ...)
+        if first is not None and name_of(first) is not None and self._is_app(name_of(first)):
+            app, offset = name_of(first), 1  # socketio.run(app, ...), uvicorn.run(app, ...)
         elif self._is_app(owner):
             app, offset = owner, 0
         elif first is not None and self._is_import_string(first, scope):
@@ -464,10 +470,9 @@ class _Reader:
         """Function-level imports (blueprints imported inside `create_app`) and star imports
         (`from .base import *` in Django settings). False-alarm risk: none (they only let the
         routes model follow a name; an import it cannot follow leaves routes Unknown)."""
-        if kind(node) == "ImportFrom" and kind(node.names) == "ImportStar":
+        if pyexpr.is_star_import(node):
             if scope.module_level:
-                module = "." * len(node.relative) + (dotted(node.module) or "" if node.module else "")
-                self.facts.star_imports.append(module)
+                self.facts.star_imports.append(pyexpr.from_module(node))
             return
         if scope.module_level:
             return
@@ -484,7 +489,7 @@ class _Reader:
             return
         if kind(target) != "Name":
             return
-        name = target.value
+        name = target.id
         if name == "ROOT_URLCONF" and scope.module_level:
             self.facts.root_urlconf = Unknown(self.parsed.text(value), self.parsed.span(value)) \
                 if scope.conditional else self._string_or_unknown(value, scope)
@@ -499,9 +504,9 @@ class _Reader:
     def _route_augment(self, node, scope: _Scope) -> None:
         """`urlpatterns += [...]` (also under `if settings.DEBUG:`: an entry that may exist
         counts, which can only silence SC601)."""
-        if kind(node.target) != "Name" or kind(node.operator) != "AddAssign":
+        if kind(node.target) != "Name" or not isinstance(node.op, ast.Add):
             return
-        name = node.target.value
+        name = node.target.id
         current = scope.lists.get(name)
         if current is None:
             return
@@ -521,8 +526,8 @@ class _Reader:
         """The entries of a list expression, or None when it is not a list at all."""
         if kind(node) in ("List", "Tuple"):
             items, unknown = [], None
-            for element in node.elements:
-                if kind(element) == "StarredElement":
+            for element in node.elts:
+                if kind(element) == "Starred":
                     inner = self._list_value(element.value, scope)
                     if inner is None:
                         unknown = unknown or f"`{self.parsed.text(element)[:60]}`"
@@ -530,9 +535,9 @@ class _Reader:
                         items.extend(inner.items)
                         unknown = unknown or inner.unknown
                 else:
-                    items.append(element.value)
+                    items.append(element)
             return _ListValue(items, unknown)
-        if kind(node) == "BinaryOperation" and kind(node.operator) == "Add":
+        if kind(node) == "BinOp" and isinstance(node.op, ast.Add):
             left, right = self._list_value(node.left, scope), self._list_value(node.right, scope)
             if left is None and right is None:
                 return None
@@ -544,8 +549,8 @@ class _Reader:
                     out.items.extend(part.items)
                     out.unknown = out.unknown or part.unknown
             return out
-        if kind(node) == "Name":
-            found = scope.lists.get(node.value) or self.module_lists.get(node.value)
+        if name_of(node) is not None:
+            found = scope.lists.get(name_of(node)) or self.module_lists.get(name_of(node))
             return _ListValue(list(found.items), found.unknown) if found is not None else None
         if kind(node) == "Call" and self._qualified(node.func).rsplit(".", 1)[-1] in DJANGO_DEBUG_ONLY:
             return _ListValue()
@@ -559,13 +564,13 @@ class _Reader:
         extensions given the app, `os.environ.setdefault("DJANGO_SETTINGS_MODULE", ...)`."""
         qualified = self._qualified(call.func)
         if qualified in ("os.environ.setdefault", "environ.setdefault"):
-            key = self._evaluator(scope).eval(argument(call, 0, "key")).value if call.args else None
+            key = self._evaluator(scope).eval(argument(call, 0, "key")).value if count_args(call) else None
             value = argument(call, 1, "default")
             if key == DJANGO_SETTINGS_VARIABLE and value is not None:
                 self.facts.django_settings = self._string_or_unknown(value, scope)
             return
         if kind(call.func) == "Attribute":
-            method, owner = call.func.attr.value, self.parsed.text(call.func.value)
+            method, owner = call.func.attr, self.parsed.text(call.func.value)
             if method in ("append", "extend") and owner in scope.lists:
                 element = argument(call, 0)
                 added = None if element is None else (
@@ -607,15 +612,16 @@ class _Reader:
         given = [(i, None, node) for i, node in enumerate(positional)] + \
             [(-1, key, node) for key, node in keywords.items()]
         for index, keyword, node in given:
-            if kind(node) == "Name" and (node.value in self.app_names or node.value in self.router_names):
-                self.facts.app_handoffs.append(AppHandoff(node.value, callee, index, keyword, self.parsed.span(call)))
+            name = name_of(node)
+            if name is not None and (name in self.app_names or name in self.router_names):
+                self.facts.app_handoffs.append(AppHandoff(name, callee, index, keyword, self.parsed.span(call)))
 
     def _app_argument(self, call) -> str | None:
         """The app (or blueprint) variable a call is given: `Ext(app)`, `ext.init_app(app=app)`."""
         node = argument(call, 0, "app")
-        if node is not None and kind(node) == "Name" and \
-                (node.value in self.app_names or node.value in self.router_names):
-            return node.value
+        name = name_of(node) if node is not None else None
+        if name is not None and (name in self.app_names or name in self.router_names):
+            return name
         return None
 
     def _extension(self, ctor: str, name: str | None, ctor_call, call, scope: _Scope) -> None:
@@ -744,8 +750,8 @@ class _Reader:
 
     def _include(self, pattern_kind: str, route, span, view, scope: _Scope, depth: int) -> UrlPattern:
         target = argument(view, 0, "arg")
-        if target is not None and kind(target) == "Tuple" and target.elements:
-            target = target.elements[0].value
+        if target is not None and kind(target) == "Tuple" and target.elts:
+            target = target.elts[0].value if kind(target.elts[0]) == "Starred" else target.elts[0]
         if target is None:
             return UrlPattern(pattern_kind, route, span, unknown="include()")
         value = self._evaluator(scope).eval(target).value
@@ -757,8 +763,8 @@ class _Reader:
             if listed.unknown:
                 children.append(UrlPattern("unknown", "", span, unknown=listed.unknown))
             return UrlPattern(pattern_kind, route, span, children=tuple(children))
-        if kind(target) == "Name" and target.value in self.resolve:
-            imported = self.facts.imports.get(target.value) or self.facts.function_imports.get(target.value)
+        if name_of(target) is not None and name_of(target) in self.resolve:
+            imported = self.facts.imports.get(name_of(target)) or self.facts.function_imports.get(name_of(target))
             if imported is not None:
                 module = pyexpr.qualified_import(imported.module, imported.name)
                 return UrlPattern(pattern_kind, route, span, include=module)
@@ -769,8 +775,8 @@ class _Reader:
     def _finish_functions(self) -> None:
         factories = self._factories()
         for name, node in self.function_nodes.items():
-            params, required = _parameters(node.params)
-            span = self.parsed.span_between(node, node.name)
+            params, required = _parameters(node.args)
+            span = self.parsed.header_span(node)
             self.facts.functions[name] = Function(name, span, params, required, name in factories)
 
     def _factories(self) -> set[str]:
@@ -808,48 +814,33 @@ class _Reader:
 # --------------------------------------------------------------------------- small helpers
 
 
-def _statements(block) -> list:
-    """Statements of an IndentedBlock / SimpleStatementSuite."""
-    body = getattr(block, "body", ())
-    return list(body) if isinstance(body, (list, tuple)) else []
-
-
 def _blocks(node) -> list[list]:
-    """Every block of statements directly inside a compound statement."""
-    blocks = []
-    for name in ("body", "orelse", "finalbody"):
-        part = getattr(node, name, None)
-        if part is None:
-            continue
-        if kind(part) == "If":  # elif
-            blocks.append([part])
-        elif kind(part) in ("Else", "Finally"):
-            blocks.append(_statements(part.body))
-        else:
-            blocks.append(_statements(part))
+    """Every block of statements directly inside a compound statement (an `elif` is a block
+    holding its `if`)."""
+    blocks = [part for name in ("body", "orelse", "finalbody") if (part := getattr(node, name, None))]
     for part in getattr(node, "handlers", ()):
-        blocks.append(_statements(part.body))
+        blocks.append(part.body)
     for case in getattr(node, "cases", ()):
-        blocks.append(_statements(case.body))
+        blocks.append(case.body)
     return blocks
 
 
 def _bound_targets(node) -> list:
     """Names a compound statement binds itself: `for x in`, `with ... as x`."""
-    if kind(node) in ("For",):
+    if kind(node) == "For":
         return [node.target]
     if kind(node) == "With":
-        return [item.asname.name for item in node.items if item.asname is not None]
+        return [item.optional_vars for item in node.items if item.optional_vars is not None]
     return []
 
 
 def _names_in(target) -> list[str]:
     if kind(target) == "Name":
-        return [target.value]
+        return [target.id]
     if kind(target) in ("Tuple", "List"):
         names = []
-        for element in target.elements:
-            names += _names_in(element.value)
+        for element in target.elts:
+            names += _names_in(element.value if kind(element) == "Starred" else element)
         return names
     return []
 
@@ -857,8 +848,8 @@ def _names_in(target) -> list[str]:
 def _root_name(node) -> str | None:
     """The name a call chain starts from: `Instrumentator` in `Instrumentator().instrument(app).expose`."""
     for _ in range(50):
-        if kind(node) == "Name":
-            return node.value
+        if name_of(node) is not None:
+            return name_of(node)
         if kind(node) == "Attribute":
             node = node.value
         elif kind(node) == "Call":
@@ -875,8 +866,8 @@ SETUP_FUNCTION = re.compile(r"^(init|setup|create|initialize)_(db|database|table
 def _is_setup_call(call) -> bool:
     """A call that sets the app up: registers routes, initialises an extension, creates tables."""
     if kind(call.func) == "Attribute":
-        return call.func.attr.value in SETUP_METHODS
-    return kind(call.func) == "Name" and bool(SETUP_FUNCTION.match(call.func.value))
+        return call.func.attr in SETUP_METHODS
+    return kind(call.func) == "Name" and bool(SETUP_FUNCTION.match(call.func.id))
 
 
 def _is_main_guard(test, parsed: Parsed) -> bool:
@@ -884,13 +875,18 @@ def _is_main_guard(test, parsed: Parsed) -> bool:
     return text in ('__name__=="__main__"', '"__main__"==__name__')
 
 
-def _parameters(params) -> tuple[tuple[str, ...], int]:
+def _parameters(args: ast.arguments) -> tuple[tuple[str, ...], int]:
     """Parameter names in order (`*args`, `**kwargs` with their stars) and how many
     have no default."""
-    star = [params.star_arg] if kind(params.star_arg) == "Param" else []
-    kwargs = [params.star_kwarg] if params.star_kwarg is not None else []
-    names, required = [], 0
-    for param in [*params.posonly_params, *params.params, *star, *params.kwonly_params, *kwargs]:
-        names.append(param.star + param.name.value)
-        required += not param.star and param.default is None
+    positional = [*args.posonlyargs, *args.args]
+    first_default = len(positional) - len(args.defaults)
+    names = [param.arg for param in positional]
+    required = min(first_default, len(positional))
+    if args.vararg is not None:
+        names.append("*" + args.vararg.arg)
+    for param, default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
+        names.append(param.arg)
+        required += default is None
+    if args.kwarg is not None:
+        names.append("**" + args.kwarg.arg)
     return tuple(names), required

@@ -46,9 +46,13 @@ def test_module_name(path, module):
     assert python_app.parse(SourceFile(path, "python-app", "")).module == module
 
 
-def test_importing_the_parser_does_not_import_libcst():
+def test_reading_python_does_not_import_libcst():
     code = (
-        "import sys, sc_audit.parsers.python_app, sc_audit.parsers.gunicorn_conf;"
+        "import sys, sc_audit.parsers.python_app as a, sc_audit.parsers.gunicorn_conf as g;"
+        "from sc_audit.source import SourceFile;"
+        "text = 'from flask import Flask\\napp = Flask(__name__)\\nworkers = 2\\n';"
+        "assert a.parse(SourceFile('app.py', 'python-app', text)).apps;"
+        "assert g.parse(SourceFile('g.py', 'gunicorn-config', text)).settings['workers'].value == 2;"
         "assert 'libcst' not in sys.modules, 'libcst imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
@@ -584,3 +588,21 @@ def test_corpus_exact_facts():
     facts = corpus_file("Iron512__VRS-Elo__server.py")
     assert [(a.name, a.span.line) for a in facts.apps] == [("task", 7)] and facts.runs == []
     assert {r.app for r in facts.routes} == {"task"} and len(facts.routes) == 3
+
+
+def test_spans_count_code_points_and_tabs_one_column():
+    # `ast` counts UTF-8 bytes; the facts' columns count characters (a tab is one)
+    facts = read('from flask import Flask\nnom = "日本"; app = Flask(__name__)\nif True:\n\tapi = Flask("é")\n')
+    (app, api) = facts.apps
+    assert (app.span.line, app.span.column, app.span.end_column) == (2, 13, 34)
+    assert (api.span.line, api.span.column, api.span.end_column) == (4, 2, 18)
+
+
+def test_unknown_text_is_the_source_without_grouping_parentheses():
+    from sc_audit.parsers import gunicorn_conf
+
+    text = 'import os\nbind = ("é:" + (os.environ["PÖRT"]))\nworkers = (1, os.cpu_count())\n'
+    settings = gunicorn_conf.parse(SourceFile("g.py", "gunicorn-config", text)).settings
+    assert settings["bind"].value == Unknown('"é:" + (os.environ["PÖRT"])', settings["bind"].value.span)
+    assert (settings["bind"].value.span.column, settings["bind"].value.span.end_column) == (9, 36)
+    assert settings["workers"].value.text == "1, os.cpu_count()"  # a tuple's own parentheses too
