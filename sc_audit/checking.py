@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 from . import fs
 
@@ -21,7 +20,7 @@ class Exit(Exception):
         self.exit_code = code
 
 
-def _codes(values: Optional[List[str]]) -> tuple[str, ...]:
+def _codes(values: list[str] | None) -> tuple[str, ...]:
     """Codes, prefixes or rule names, comma-separated or repeated; one that selects no rule is a
     usage error (exit 2), as it is in the configuration file."""
     from .config import selector
@@ -42,19 +41,19 @@ def fail(message: str) -> None:
     raise Exit(2)
 
 
-def _globs(values: Optional[List[str]]) -> tuple[str, ...]:
+def _globs(values: list[str] | None) -> tuple[str, ...]:
     return tuple(part.strip() for value in values or () for part in value.split(",") if part.strip())
 
 
 CONFIG_NAMES = ("pyproject.toml", "sc-audit.toml", ".sc-audit.toml")
 
 
-def check(paths: Optional[List[Path]] = None, root_option: Optional[Path] = None, stdin_filename: Optional[Path] = None,
-          changed: bool = False, output_format: str = "text", select: Optional[List[str]] = None,
-          ignore: Optional[List[str]] = None, extend_select: Optional[List[str]] = None, fail_on: Optional[str] = None,
-          baseline: Optional[Path] = None, write_baseline: Optional[Path] = None, fix: bool = False,
-          diff: bool = False, exclude: Optional[List[str]] = None, extend_exclude: Optional[List[str]] = None,
-          respect_gitignore: Optional[bool] = None, no_cache: bool = False, output_file: Optional[Path] = None,
+def check(paths: list[Path] | None = None, root_option: Path | None = None, stdin_filename: Path | None = None,
+          changed: bool = False, output_format: str = "text", select: list[str] | None = None,
+          ignore: list[str] | None = None, extend_select: list[str] | None = None, fail_on: str | None = None,
+          baseline: Path | None = None, write_baseline: Path | None = None, fix: bool = False,
+          diff: bool = False, exclude: list[str] | None = None, extend_exclude: list[str] | None = None,
+          respect_gitignore: bool | None = None, no_cache: bool = False, output_file: Path | None = None,
           exit_zero: bool = False, quiet: bool = False, statistics: bool = False, show_files: bool = False,
           colour: str = "auto", debug: bool = False) -> None:
     """Audit a deployment repository and report its problems; always ends by raising Exit."""

@@ -129,3 +129,17 @@ def test_cli_flags_override_the_file_and_fail_on_comes_from_it(plan, tmp_path):
     assert run("check", str(warnings_only)).returncode == 1
     (warnings_only / ".sc-audit.toml").write_text('fail-on = "error"\n')
     assert run("check", str(warnings_only)).returncode == 0
+
+
+def test_a_pyproject_that_cannot_hold_our_table_is_not_parsed(tmp_path, monkeypatch):
+    """Its other tables are not ours (and parsing it costs tomllib's import); one that names
+    sc-audit, or could spell it with a \\u escape in a quoted key, is parsed."""
+    import tomllib
+
+    parsed = []
+    real = tomllib.loads
+    monkeypatch.setattr(tomllib, "loads", lambda text: parsed.append(text) or real(text))
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n[tool.ruff]\nline-length = 100\n')
+    assert load(tmp_path).select == Config().select and parsed == []
+    (tmp_path / "pyproject.toml").write_text('[tool."sc\\u002daudit"]\nselect = ["SC2"]\n')
+    assert load(tmp_path).select == ("SC2",) and len(parsed) == 1
