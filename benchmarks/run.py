@@ -81,8 +81,11 @@ def measure(command: list[str], runs: int, before=None, warmup: int = 1) -> dict
 
 
 def emptier(root: Path):
+    """Before each cold run: no parse cache, and no stored report (answers.py) either."""
     def empty() -> None:
         shutil.rmtree(root / CACHE_DIR, ignore_errors=True)
+        if ENV.get("XDG_CACHE_HOME"):
+            shutil.rmtree(Path(ENV["XDG_CACHE_HOME"]) / "sc-audit" / "answers", ignore_errors=True)
     return empty
 
 
