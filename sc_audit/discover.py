@@ -298,7 +298,7 @@ def _config_kind(path: PurePosixPath, text: str) -> str | None:
     reads, and no value of it could be known; an envsubst template (`${VAR}`) is read, its
     placeholders Unknown.
     """
-    from .parsers import supervisor
+    from .parsers import supervisor_sniff as supervisor
     from .parsers.nginx_sniff import looks_like_nginx
 
     rendered = _untemplated(path.name)

@@ -8,7 +8,6 @@ import ipaddress
 import posixpath
 
 from ..findings import Finding, Related
-from ..model.containers import is_server, proxied_containers, reachers
 from ..model.images import base_name, base_shell
 from . import check
 
@@ -40,6 +39,8 @@ def _shared_with(model, container) -> bool:
 
 def _proxied_ports(model, target) -> list[tuple[int, object]]:
     """(container port, proxy) for every container proxy that names `target` by a service name."""
+    from ..model.containers import proxied_containers
+
     return [(port, proxy) for proxy, _, container, port in proxied_containers(model) if container is target]
 
 
@@ -124,6 +125,8 @@ def _generated_name(model, nginx, host: str) -> bool:
 def proxy_to_unknown_service(model, config, found):
     """An Nginx container of a Compose project proxying to a one-word host name that no service of
     the project has (name, alias, container_name, hostname) on a network it shares."""
+    from ..model.containers import reachers
+
     for proxy, nginx in model.container_proxies:
         if nginx.project is None or not _own_namespace(nginx) or nginx.external_names:
             continue
@@ -197,6 +200,7 @@ def _shell_of_name(image_name: str | None) -> str | None:
 
 def _shell_keeps_pid1(model, container, image_shell: str | None) -> str | None:
     """Why the shell of `sh -c TEXT` stays PID 1, or None when it may exec the server."""
+    from ..model.containers import is_server
     from ..parsers.shell import parse_text
     from ..facts import ShellContext
 
@@ -250,6 +254,8 @@ def published_port_unserved(model, config, found):
 
 
 def _launches(model, container) -> list:
+    from ..model.containers import is_server
+
     if container.shell_text is None:
         return [container.process]
     from ..parsers.shell import parse_text

@@ -20,7 +20,6 @@ from ..facts import (
     SystemdUnitFacts,
     WorkflowFacts,
 )
-from .containers import place_containers
 from .gunicorn import collect_targets, implied_processes, resolve_binds, resolve_gunicorn
 from .install import install_map, installed_names, working_directories
 from .processes import command_process, pm2_process, script_process, supervisor_process, systemd_process, views
@@ -113,7 +112,10 @@ def build(facts_by_path: dict[str, object], root_paths: set[str]) -> Deployment:
     model.runs = build_runs(model, cwds)
     collect_targets(model)
     model.proxies = proxies_of(model)
-    place_containers(model)
+    if model.dockerfiles or model.compose_files:  # the container model is imported only when there are any
+        from .containers import place_containers
+
+        place_containers(model)
     _cap(model, model.proxies, MAX_PROXIES, "proxied locations", lambda proxy: proxy.span)
     return model
 

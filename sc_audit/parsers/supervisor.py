@@ -36,20 +36,11 @@ from ..source import SourceFile
 from .pieces import PiecedText
 from ..span import Located, Span, Unknown
 from . import shell
+from .supervisor_sniff import SNIFF_BYTES, looks_like_supervisor  # noqa: F401 - discovery's sniff, here too
 
 TRUTHY = ("yes", "true", "on", "1")  # supervisor/datatypes.py TRUTHY_STRINGS
 FALSY = ("no", "false", "off", "0")
 MAX_NUMPROCS = 32  # processes modelled per program (hostile input: numprocs=100000)
-SNIFF_BYTES = 65536
-
-_SNIFF = re.compile(r"^[ \t]*\[(?:(?:program|fcgi-program|group|eventlistener):[^\]\n]+|supervisord)\][ \t]*"
-                    r"(?:[;#].*)?$", re.M)
-
-
-def looks_like_supervisor(text: str) -> bool:
-    """Cheap content check over the first 64 KiB: a `[program:x]`, `[group:x]`, `[eventlistener:x]`
-    or `[supervisord]` section header on a line of its own."""
-    return _SNIFF.search(text[:SNIFF_BYTES]) is not None
 
 
 def parse(src: SourceFile) -> SupervisorFacts:
