@@ -46,8 +46,11 @@ def fast_path(args: list[str]) -> bool:
                 found = answers.lookup(args[1:])
                 if found is not None:
                     answers.replay(*found)  # leaves: the output and exit code of the same run before
+            from pathlib import Path  # only now: a stored answer needs no pathlib
+
             from .checking import Exit, check
 
+            options["paths"] = [Path(p) for p in options["paths"]] if options["paths"] else None
             try:
                 if options.get("no_cache"):
                     check(**options)
@@ -67,17 +70,16 @@ CHECK_FLAGS = {"--no-cache": "no_cache", "--quiet": "quiet", "-q": "quiet", "--s
 
 
 def plain_check(words: list[str]) -> dict | None:
-    """The keyword arguments of `checking.check` for a plain `check` line, or None for typer.
+    """The keyword arguments of `checking.check` for a plain `check` line (its paths as the words
+    given: `fast_path` makes them Paths), or None for typer.
 
     Plain: paths that are not `-` and do not start with `-`; the flags in CHECK_FLAGS, each at most
     once; `--format`, `--fail-on`, `--color` once each with one of their choices; `--select`,
     `--ignore`, `--extend-select` (repeatable) with a value not starting with `-`. Values come as
     `--opt value` or `--opt=value`.
     """
-    from pathlib import Path
-
     options: dict = {}
-    paths: list[Path] = []
+    paths: list[str] = []
     index = 0
     while index < len(words):
         word = words[index]
@@ -85,7 +87,7 @@ def plain_check(words: list[str]) -> dict | None:
         if not word.startswith("-"):
             if not word or word != word.strip() or "\x00" in word:
                 return None
-            paths.append(Path(word))
+            paths.append(word)
             continue
         if word in CHECK_FLAGS:
             if CHECK_FLAGS[word] in options:

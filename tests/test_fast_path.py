@@ -124,12 +124,10 @@ def test_unusual_check_lines_go_to_typer(tmp_path, args):
 
 
 def test_a_plain_check_line_is_taken_apart_as_click_would():
-    from pathlib import Path
-
     from sc_audit.__main__ import plain_check
 
     assert plain_check(["plan", "--format=json", "--select", "SC3", "--select", "SC5", "-q"]) == {
-        "paths": [Path("plan")], "output_format": "json", "select": ["SC3", "SC5"], "quiet": True}
+        "paths": ["plan"], "output_format": "json", "select": ["SC3", "SC5"], "quiet": True}
     assert plain_check([]) == {"paths": None}
     assert plain_check(["-q", "-q"]) is None
     assert plain_check(["--fail-on", "ERROR"]) is None
