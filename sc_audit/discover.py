@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from . import fs
+from .fs import CACHE_DIR
 from . import source as kinds
 from .source import SourceFile, decode, looks_binary
 
-CACHE_DIR = ".sc-audit-cache"  # cache.py's, never read as input
 SKIP_DIRS = frozenset(
     {".git", ".hg", ".svn", "node_modules", "venv", ".venv", "env", "__pycache__",
      "build", "dist", ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache",

@@ -88,10 +88,17 @@ def _entry_kind(entry: os.DirEntry) -> str:
         return "?"
 
 
+CACHE_DIR = ".sc-audit-cache"  # sc-audit's own parse cache: never an input, and written by every run
+
+
 def _ask_listdir(path: str) -> tuple:
+    """The sorted (name, kind) entries of a directory, without a `.sc-audit-cache` directory: the
+    walk and the include index never enter it, and leaving it out keeps the first run's record
+    true for the second (the first run makes it)."""
     try:
         with os.scandir(path) as entries:
-            return tuple(sorted((entry.name, _entry_kind(entry)) for entry in entries))
+            return tuple(sorted((entry.name, kind) for entry in entries
+                                if (kind := _entry_kind(entry)) != "d" or entry.name != CACHE_DIR))
     except OSError as error:
         return _error(error)
 

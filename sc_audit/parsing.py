@@ -8,7 +8,7 @@ from pathlib import Path
 
 from . import fs
 from . import source as kinds
-from .discover import CACHE_DIR, MAX_FILE_BYTES
+from .discover import MAX_FILE_BYTES
 from .facts import ParseError
 from .source import SourceFile, decode, looks_binary
 from .span import Span
@@ -134,7 +134,7 @@ class TreeIndex:
                 except OSError:
                     continue
                 listing[entry.name] = is_dir
-                if is_dir and not (rel == "" and entry.name == CACHE_DIR):  # our own cache is never an include
+                if is_dir:
                     stack.append(f"{rel}/{entry.name}" if rel else entry.name)
             dirs[rel] = listing
             if self.truncated:

@@ -43,7 +43,8 @@ def run(words: list[str], capsys) -> tuple[str, str, int]:
     """`sc-audit check WORDS` in this process: (stdout, stderr, exit code)."""
     import sys
 
-    sys.stdout.reconfigure(errors="strict")  # as a new process starts (a run sets "replace")
+    for stream in (sys.stdout, sys.stderr):
+        stream.reconfigure(errors="strict")  # as a new process starts (a run sets "replace")
     with pytest.raises(SystemExit) as leaving:
         fast_path(["check", *words])
     out, err = capsys.readouterr()
@@ -51,8 +52,7 @@ def run(words: list[str], capsys) -> tuple[str, str, int]:
 
 
 def settle(root: Path, words: list[str], capsys) -> tuple[str, str, int]:
-    """Run until an answer is stored (the first run makes the parse cache directory, which the
-    second sees in the root's listing) and return the answer."""
+    """Run twice (the second run is answered from the first) and return the answer."""
     first = run(words, capsys)
     second = run(words, capsys)
     assert second == first
@@ -66,6 +66,15 @@ def test_an_unchanged_repository_is_answered_without_an_audit(plan, audits, caps
     assert audits == []
     assert again == expected
     assert expected[2] == 1 and "SC101" in expected[0]
+
+
+def test_the_second_run_is_already_answered(plan, audits, capsys):
+    """The first run makes the parse cache directory in the root; the record leaves it out (the
+    audit never reads it), so the second run is answered."""
+    first = run([str(plan)], capsys)
+    assert (plan / ".sc-audit-cache").is_dir()
+    audits.clear()
+    assert run([str(plan)], capsys) == first and audits == []
 
 
 def test_the_answer_is_the_same_as_without_any_cache(plan, audits, capsys):
