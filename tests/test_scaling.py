@@ -73,3 +73,17 @@ def test_the_pm2_kill_signal_is_read_once_per_audit(tmp_path, monkeypatch):
     report = audit(root)
     assert calls == [1]
     assert sum(f.rule == "SC208" for f in report.findings) == 6
+
+
+def test_a_repository_without_containers_never_imports_the_container_model(tmp_path):
+    """~13 ms of every run on a host-only repository (a check importing it before asking whether
+    there were containers brought it back once)."""
+    import subprocess
+    import sys
+
+    from conftest import SIGNALCRAFT
+
+    code = ("import sys; from sc_audit import audit; audit(sys.argv[1]); "
+            "print('sc_audit.model.containers' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code, str(SIGNALCRAFT / "plan")], capture_output=True, text=True)
+    assert result.stdout.strip() == "False", result.stderr

@@ -200,6 +200,8 @@ def proxy_timeout_short(model, config, found):
 
 def _container_timeouts(model):
     """SC403 between an Nginx container and the Gunicorn of the service it proxies to."""
+    if not model.containers:
+        return  # and the container model is not imported
     from ..model.containers import proxied_containers
 
     seen = set()

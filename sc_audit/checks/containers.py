@@ -125,6 +125,8 @@ def _generated_name(model, nginx, host: str) -> bool:
 def proxy_to_unknown_service(model, config, found):
     """An Nginx container of a Compose project proxying to a one-word host name that no service of
     the project has (name, alias, container_name, hostname) on a network it shares."""
+    if not model.container_proxies:
+        return  # and the container model is not imported
     from ..model.containers import reachers
 
     for proxy, nginx in model.container_proxies:

@@ -309,6 +309,8 @@ def _unpublished(model, endpoints) -> str | None:
 def _container_upstreams_unbound(model):
     """An Nginx container proxying to a service whose server (known binds, one server) listens on
     other ports (model/containers.py: the service name resolves on the project's network)."""
+    if not model.containers:
+        return  # and the container model is not imported
     from ..model.containers import proxied_containers
 
     for proxy, nginx, target, port in proxied_containers(model):
