@@ -365,3 +365,15 @@ def test_checking_reads_only_through_fs_too():
              if re.search(r"\.(exists|is_file|is_dir|resolve|read_text|read_bytes)\(|os\.stat\(", line)
              and "fs." not in line]
     assert reads == []
+
+
+@pytest.mark.parametrize("words", [["--format", "json"], ["--format", "sarif"], ["--format", "github"],
+                                   ["--format", "junit"], ["--format", "concise"], ["--statistics"],
+                                   ["--show-files"], ["-q"], ["--select", "SC5", "--exit-zero"]])
+def test_every_output_is_given_back_byte_for_byte(plan, audits, capsys, words):
+    """What a stored answer prints is what the run printed, stdout and stderr, exit code too."""
+    plain = run([str(plan), *words, "--no-cache"], capsys)
+    first = run([str(plan), *words], capsys)
+    audits.clear()
+    stored = run([str(plan), *words], capsys)
+    assert audits == [] and stored == first == plain
