@@ -103,12 +103,19 @@ def _ask_listdir(path: str) -> tuple:
         return _error(error)
 
 
+def _asked(question: str, path: os.PathLike | str) -> tuple[str, tuple]:
+    """(path, answer) of a question answered as `unchanged` will ask it again (QUESTIONS), noted
+    while recording; the error it records is raised."""
+    path = os.fspath(path)
+    answer = QUESTIONS[question](path, None)
+    _note((question, path, None), answer)
+    _raise(answer, path)
+    return path, answer
+
+
 def listdir(path: os.PathLike | str) -> list[Entry]:
     """The entries of a directory, sorted by name (os.scandir's errors are raised)."""
-    path = os.fspath(path)
-    answer = _ask_listdir(path)
-    _note(("listdir", path, None), answer)
-    _raise(answer, path)
+    path, answer = _asked("listdir", path)
     return [Entry(name, os.path.join(path, name), kind) for name, kind in answer]
 
 
@@ -158,11 +165,8 @@ def _ask_kind(path: str) -> tuple:
 
 
 def kind(path: os.PathLike | str) -> str:
-    path = os.fspath(path)
-    answer = _ask_kind(path)
-    _note(("kind", path, None), answer)
-    _raise(answer, path)
-    return answer[0]
+    """d, f, o (other) or "" (nothing there), following links."""
+    return _asked("kind", path)[1][0]
 
 
 def exists(path: os.PathLike | str) -> bool:
@@ -180,21 +184,6 @@ def is_dir(path: os.PathLike | str) -> bool:
     return kind(path) == "d"
 
 
-def _ask_size(path: str) -> tuple:
-    try:
-        return ("size", os.stat(path).st_size)
-    except OSError as error:
-        return _error(error)
-
-
-def size(path: os.PathLike | str) -> int:
-    path = os.fspath(path)
-    answer = _ask_size(path)
-    _note(("size", path, None), answer)
-    _raise(answer, path)
-    return answer[1]
-
-
 def _ask_openable(path: str) -> tuple:
     try:
         with open(path, "rb"):
@@ -205,12 +194,8 @@ def _ask_openable(path: str) -> tuple:
 
 def check_readable(path: os.PathLike | str) -> None:
     """Open a regular file and close it: its PermissionError, if any, is raised."""
-    path = os.fspath(path)
-    if not is_file(path):
-        return
-    answer = _ask_openable(path)
-    _note(("openable", path, None), answer)
-    _raise(answer, path)
+    if is_file(path):
+        _asked("openable", path)
 
 
 # --------------------------------------------------------------------------- paths
@@ -226,13 +211,9 @@ def _ask_realpath(path: str) -> tuple:
 def resolve(path: os.PathLike | str):
     """As Path.resolve(): absolute, with every symbolic link followed (depends on the links and on
     the working directory, which answers.py keys on)."""
-    path = os.fspath(path)
-    answer = _ask_realpath(path)
-    _note(("realpath", path, None), answer)
-    _raise(answer, path)
     from pathlib import Path  # here: the report cache's check needs no pathlib
 
-    return Path(answer[1])
+    return Path(_asked("realpath", path)[1][1])
 
 
 # --------------------------------------------------------------------------- asking again
@@ -240,7 +221,6 @@ def resolve(path: os.PathLike | str):
 QUESTIONS = {"listdir": lambda path, _: _ask_listdir(path),
              "read": lambda path, limit: _answer_of_read(path, limit),
              "kind": lambda path, _: _ask_kind(path),
-             "size": lambda path, _: _ask_size(path),
              "openable": lambda path, _: _ask_openable(path),
              "realpath": lambda path, _: _ask_realpath(path)}
 
