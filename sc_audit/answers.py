@@ -193,10 +193,11 @@ def _store(wanted: bytes, record: dict, chunks: list, code: int) -> None:
     if len(payload) + len(MAGIC) + SEAL_BYTES > MAX_BYTES:
         return
     path = os.path.join(directory, wanted.hex())
-    temporary = f"{path}.{os.getpid()}.tmp"
+    temporary = f"{path}.{os.getpid()}-{os.urandom(8).hex()}.tmp"
     try:
         os.makedirs(directory, mode=0o700, exist_ok=True)
-        with open(temporary, "wb") as stream:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        with os.fdopen(os.open(temporary, flags, 0o600), "wb") as stream:
             stream.write(MAGIC + _seal(payload, secret) + payload)
         os.replace(temporary, path)
     except OSError:
