@@ -9,7 +9,7 @@ the same — which makes a stale answer impossible for any input that goes throu
 tests/test_answers.py keeps the rest of the package from reading files any other way.
 
 Answers are plain data (str, int, bytes, tuples) so that they can be stored with `marshal`;
-file contents are noted by a keyed-free hash (they are compared, never trusted: the stored
+file contents are noted by an unkeyed BLAKE2b hash (compared, never trusted: the stored
 record is sealed by answers.py).
 """
 
