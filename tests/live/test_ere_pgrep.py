@@ -43,10 +43,10 @@ def test_pgrep_agrees_with_ere():
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             seen = [live.see(p.pid) for p in popens]
-            if all(s is not None and s.comm == "sleep" for s in seen):
+            if all(s is not None and s.comm == "sleep" and s.cmdline for s in seen):  # cmdline follows comm
                 break
             time.sleep(0.05)
-        assert all(s is not None and s.comm == "sleep" for s in seen)
+        assert all(s is not None and s.comm == "sleep" and s.cmdline for s in seen)
         disagreements = []
         for pattern in PATTERNS:
             for ignore_case in (False, True):

@@ -648,7 +648,9 @@ def test_bash_c_cmdline():
             shell, sleeper = live.see(kept.pid), live.see(execd.pid)
             kids = live.children(kept.pid)
             child = live.see(kids[0]) if kids else None
-            if shell and sleeper and child and sleeper.comm == "sleep" and child.comm == "sleep":
+            # comm changes at exec a moment before the new cmdline can be read: wait for both
+            if shell and sleeper and child and sleeper.comm == "sleep" and child.comm == "sleep" \
+                    and sleeper.cmdline and child.cmdline:
                 break
             time.sleep(0.05)
         assert shell is not None and sleeper is not None and child is not None
