@@ -178,7 +178,14 @@ def _container_of(model, process):
 
 def _deploy_sets_stop_time(model) -> bool:
     """A deploy step that gives `docker …`/`docker-compose …` a timeout of its own (`-t N`, `-tN`,
-    `--time`, `--timeout`): then the grace period of a stop is not the file's."""
+    `--time`, `--timeout`): then the grace period of a stop is not the file's. Once per audit (the
+    same for every container)."""
+    if "deploy-sets-stop-time" not in model.memo:
+        model.memo["deploy-sets-stop-time"] = _any_stop_time(model)
+    return model.memo["deploy-sets-stop-time"]
+
+
+def _any_stop_time(model) -> bool:
     for step in model.steps:
         argv = step.command.argv
         if not argv or cmd.basename(argv[0]) not in ("docker", "docker-compose"):
