@@ -40,10 +40,12 @@ def fast_path(args: list[str]) -> bool:
     if args[:1] == ["check"]:
         options = plain_check(args[1:])
         if options is not None:
+            wanted = None
             if not options.get("no_cache"):
                 from . import answers
 
-                found = answers.lookup(args[1:])
+                wanted = answers.key(args[1:])
+                found = answers.lookup(wanted)
                 if found is not None:
                     answers.replay(*found)  # leaves: the output and exit code of the same run before
             from pathlib import Path  # only now: a stored answer needs no pathlib
@@ -52,9 +54,10 @@ def fast_path(args: list[str]) -> bool:
 
             options["paths"] = [Path(p) for p in options["paths"]] if options["paths"] else None
             try:
-                if options.get("no_cache"):
+                if wanted is None:
                     check(**options)
-                answers.run_and_keep(args[1:], lambda: check(**options))
+                else:
+                    answers.run_and_keep(wanted, lambda: check(**options))
             except Exit as done:
                 sys.stdout.flush()
                 sys.exit(done.exit_code)

@@ -111,13 +111,12 @@ def _seal(payload: bytes, secret: bytes) -> bytes:
     return _blake2b()(payload, digest_size=SEAL_BYTES, key=secret).digest()
 
 
-def lookup(words: list[str]) -> tuple[list, int] | None:
-    """(output chunks, exit code) of an earlier run of these words whose every read still gets
+def lookup(wanted: bytes) -> tuple[list, int] | None:
+    """(output chunks, exit code) of an earlier run of the same `key` whose every read still gets
     the same answer; None for a miss (or anything wrong with the stored file)."""
     directory, secret = _directory(), userdir.machine_key()
     if directory is None or secret is None:
         return None
-    wanted = key(words)
     data = userdir.read_regular_file(os.path.join(directory, wanted.hex()), MAX_BYTES)
     if data is None or not data.startswith(MAGIC) or len(data) < len(MAGIC) + SEAL_BYTES:
         return None
@@ -161,12 +160,12 @@ class Tee:
         return getattr(self._stream, attribute)
 
 
-def run_and_keep(words: list[str], run) -> None:
+def run_and_keep(wanted: bytes, run) -> None:
     """Call `run()` (which ends by raising checking.Exit) with its reads recorded and its output
-    kept; store the answer when the run was complete and unchanged while it ran."""
+    kept; store the answer under `wanted` (the `key` taken before the run: the run reconfigures
+    stdout's error handling) when the run was complete and unchanged while it ran."""
     from .checking import Exit
 
-    wanted = key(words)  # before the run: it reconfigures stdout's error handling
     chunks: list = []
     real = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = Tee(real[0], "stdout", chunks), Tee(real[1], "stderr", chunks)

@@ -283,8 +283,8 @@ def test_a_tree_that_changes_during_the_audit_keeps_no_answer(tmp_path):
         raise checking.Exit(0)
 
     with pytest.raises(checking.Exit):
-        answers.run_and_keep(["changing"], audit_while_it_changes)
-    assert answers.lookup(["changing"]) is None
+        answers.run_and_keep(answers.key(["changing"]), audit_while_it_changes)
+    assert answers.lookup(answers.key(["changing"])) is None
     directory = Path(answers._directory())
     assert not directory.exists() or not os.listdir(directory)
 
@@ -300,10 +300,10 @@ def test_a_run_that_reads_the_same_file_twice_unchanged_keeps_its_answer(tmp_pat
         raise checking.Exit(0)
 
     with pytest.raises(checking.Exit):
-        answers.run_and_keep(["steady"], audit)
-    assert answers.lookup(["steady"]) == ([("stdout", "no issues found"), ("stdout", "\n")], 0)
+        answers.run_and_keep(answers.key(["steady"]), audit)
+    assert answers.lookup(answers.key(["steady"])) == ([("stdout", "no issues found"), ("stdout", "\n")], 0)
     target.write_text("workers = 3\n")
-    assert answers.lookup(["steady"]) is None
+    assert answers.lookup(answers.key(["steady"])) is None
 
 
 # --------------------------------------------------------------------------- by construction
