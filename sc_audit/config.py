@@ -65,36 +65,37 @@ def find_file(root: Path) -> tuple[Path, dict] | None:
         if fs.is_file(candidate):
             return candidate, _read(candidate)
     pyproject = base / "pyproject.toml"
-    if fs.is_file(pyproject) and _may_hold_our_table(pyproject):
-        table = _read(pyproject).get("tool", {}).get("sc-audit")
+    if fs.is_file(pyproject):
+        table = _read(pyproject, only_if=_may_hold_our_table).get("tool", {}).get("sc-audit")
         if table is not None:
             return pyproject, table
     return None
 
 
-def _may_hold_our_table(pyproject: Path) -> bool:
+def _may_hold_our_table(text: str) -> bool:
     """Whether a pyproject.toml can hold a `tool.sc-audit` table: its text names `sc-audit` (or has
     a `\\u` escape, which a quoted key could spell it with). One that cannot is not parsed: importing
     tomllib (with typing and datetime) is ~10 ms of a run, and its other tables are not ours."""
-    try:
-        text = _text(pyproject)
-    except (OSError, UnicodeDecodeError):
-        return True  # _read says what is wrong with it
     return "sc-audit" in text or "\\u" in text or "\\U" in text
 
 
-def _read(path: Path) -> dict:
+def _read(path: Path, only_if=None) -> dict:
+    """The TOML of a configuration file, read once; {} when `only_if(text)` says it cannot matter."""
+    try:
+        text = _text(path)
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}:1: cannot read: {error}") from None
+    if only_if is not None and not only_if(text):
+        return {}
     import tomllib
 
     try:
-        return tomllib.loads(_text(path))
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         match = re.search(r"line (\d+)", str(error))
         # no line in the message: the error is "at end of document"
-        line = match.group(1) if match else max(1, len(_text(path).splitlines()))
+        line = match.group(1) if match else max(1, len(text.splitlines()))
         raise ConfigError(f"{path}:{line}: invalid TOML: {error}") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}:1: cannot read: {error}") from None
     except RecursionError:  # tomllib recurses per nesting level
         raise ConfigError(f"{path}:1: invalid TOML: nested too deeply") from None
 
